@@ -1,0 +1,31 @@
+# scimsvc — `make` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv in .venv and install scimsvc with its test tools
+
+run: install ## Set up, create the SQLite database in instance/, and serve on $(HOST):$(PORT)
+	$(BIN)/scimsvc init
+	$(BIN)/scimsvc serve --host $(HOST) --port $(PORT)
+
+test: install ## Run the test suite (SQLite; needs nothing else installed)
+	$(BIN)/python -m pytest
+
+clean: ## Remove the virtualenv and caches (keeps instance/)
+	rm -rf $(VENV) .pytest_cache build *.egg-info

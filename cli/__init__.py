@@ -1,0 +1,1 @@
+"""The ``scimsvc`` admin command line: thin click wrappers over ``scimsvc.services``."""

@@ -1,0 +1,130 @@
+"""The ``scimsvc`` command group: set-up, serving, and the admin command groups."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from scimsvc import __version__, create_app
+from scimsvc.errors import ServiceError
+
+from .output import note
+
+
+@dataclass
+class State:
+    """What every command needs: the app (built once) and the organization to act on."""
+
+    app: Flask | None = None
+    org: str | None = None
+    _tenant_id: int | None = field(default=None, repr=False)
+
+    def ensure_app(self) -> Flask:
+        if self.app is None:
+            self.app = create_app()
+        return self.app
+
+    @property
+    def tenant_id(self) -> int:
+        from scimsvc.services.organizations import get_organization
+
+        if self._tenant_id is None:
+            self._tenant_id = get_organization(self.org_slug).id
+        return self._tenant_id
+
+    @property
+    def org_slug(self) -> str:
+        return self.org or self.ensure_app().config["SCIMSVC_DEFAULT_ORG"]
+
+
+class AdminGroup(click.Group):
+    """A group whose commands run inside the app context and report mistakes in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+        except (OperationalError, ProgrammingError) as error:
+            text = str(error.orig if hasattr(error, "orig") else error).splitlines()[0]
+            if "no such table" in text or "does not exist" in text:
+                raise click.ClickException(
+                    "The database is not initialised: run 'scimsvc init' first."
+                ) from None
+            raise click.ClickException(f"Database error: {text}") from None
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+@click.group(cls=AdminGroup)
+@click.option("--org", envvar="SCIMSVC_ORG", metavar="SLUG",
+              help="Organization to act on (default: the one 'scimsvc init' creates).")
+@click.version_option(__version__, prog_name="scimsvc")
+@click.pass_context
+def cli(ctx: click.Context, org: str | None) -> None:
+    """Administer scimsvc, the SCIM 2.0 provisioning service."""
+    state = ctx.ensure_object(State)
+    if org:
+        state.org = org
+    if ctx.invoked_subcommand in ("serve",):
+        return  # gunicorn workers build their own app
+    app = state.ensure_app()
+    ctx.with_resource(app.app_context())
+
+
+@cli.command()
+@pass_state
+def init(state: State) -> None:
+    """Create the database and the default organization (safe to run again)."""
+    from scimsvc.services.database import initialise
+
+    org, created = initialise(state.org_slug)
+    uri = state.ensure_app().config["SQLALCHEMY_DATABASE_URI"]
+    click.echo(f"Database ready: {_redact(uri)}")
+    click.echo(f"Organization '{org.slug}' {'created' if created else 'already exists'}.")
+
+
+@cli.command()
+@pass_state
+def endpoint(state: State) -> None:
+    """Print the SCIM endpoint URL to paste into the identity provider."""
+    base = state.ensure_app().config.get("SCIMSVC_BASE_URL")
+    if not base:
+        base = "http://127.0.0.1:8000"
+        note("SCIMSVC_BASE_URL is not set; printing the local default. "
+             "Set it to the public URL your identity provider reaches.")
+    click.echo(f"{base}/scim/v2")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--access-log/--no-access-log", default=False, help="Write gunicorn's access log.")
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the SCIM API with gunicorn (the production server)."""
+    from .server import run
+
+    run(host=host, port=port, workers=workers, access_log=access_log)
+
+
+def _redact(uri: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(uri).render_as_string(hide_password=True)
+
+
+def _register() -> None:
+    from . import admin  # noqa: F401  (registers the admin command groups)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    cli(prog_name=os.path.basename(__file__))

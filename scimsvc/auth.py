@@ -1,0 +1,32 @@
+"""Bearer-key authorization for the SCIM API.
+
+A request carries ``Authorization: Bearer <key>``. The key must be known,
+unrevoked and unexpired (else 401 with ``WWW-Authenticate: Bearer``, RFC 6750
+§3), and its team must hold a role granting the tenant-scoped permission
+``scim:provision`` (else 403). Both are checked on every request.
+"""
+from __future__ import annotations
+
+from .errors import Forbidden, Unauthorized
+from .permissions import SCIM_PROVISION, TENANT
+from .services.keys import Credential, authenticate
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scimsvc"'}
+
+
+def authorize(header: str | None) -> Credential:
+    """Return the credential for an ``Authorization`` header value, or raise 401/403."""
+    if not header:
+        raise Unauthorized("Missing 'Authorization: Bearer <key>' header.", headers=CHALLENGE)
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise Unauthorized("Malformed Authorization header: expected 'Bearer <key>'.",
+                           headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_request"'})
+    credential = authenticate(token, SCIM_PROVISION, TENANT)
+    if credential is None:
+        raise Unauthorized("The API key is unknown, revoked or expired.",
+                           headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_token"'})
+    if not credential.permitted:
+        raise Forbidden()
+    return credential

@@ -1,0 +1,119 @@
+"""SCIM endpoints (RFC 7644 §3): parse input, call one service, serialise the result."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, g, request
+
+from .. import dialect
+from ..auth import authorize
+from ..errors import NotImplementedByServer
+from ..services import users as user_service
+from . import discovery
+from .http import read_json, scim_response, scim_root, user_location
+from .resource import dump_user, load_user
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@bp.before_request
+def _authorize():
+    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    # /Users/.search is a POST that only reads.
+    dialect.declare_write_intent(
+        request.method in WRITE_METHODS and not request.path.endswith("/.search")
+    )
+    g.credential = authorize(request.headers.get("Authorization"))
+    g.tenant_id = g.credential.key.tenant_id
+
+
+@bp.after_app_request
+def _request_id_header(response):
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    return response
+
+
+@bp.teardown_app_request
+def _reset_write_intent(_exc):
+    dialect.declare_write_intent(False)
+
+
+def _user_response(user, status: int = 200):
+    location = user_location(user.scim_id)
+    headers = {"ETag": user_service.etag(user)}
+    if status == 201:
+        headers["Location"] = location
+    return scim_response(dump_user(user, location), status, headers)
+
+
+# --- Discovery (RFC 7644 §4) -------------------------------------------------
+
+@bp.get("/ServiceProviderConfig")
+def service_provider_config():
+    return scim_response(discovery.service_provider_config(scim_root()))
+
+
+@bp.get("/ResourceTypes")
+def resource_types():
+    return scim_response(discovery.list_response(discovery.resource_types(scim_root())))
+
+
+@bp.get("/ResourceTypes/<name>")
+def resource_type(name: str):
+    return scim_response(discovery.resource_type(scim_root(), name))
+
+
+@bp.get("/Schemas")
+def schemas():
+    return scim_response(discovery.list_response(discovery.schemas(scim_root())))
+
+
+@bp.get("/Schemas/<urn>")
+def schema(urn: str):
+    return scim_response(discovery.schema(scim_root(), urn))
+
+
+# --- Users (RFC 7644 §3.3-§3.6) ----------------------------------------------
+
+@bp.post("/Users")
+def create_user():
+    document, password = load_user(read_json())
+    user = user_service.create_user(g.tenant_id, document, password)
+    return _user_response(user, 201)
+
+
+@bp.get("/Users/<scim_id>")
+def get_user(scim_id: str):
+    user = user_service.get_user(g.tenant_id, scim_id)
+    return _user_response(user)
+
+
+@bp.put("/Users/<scim_id>")
+def replace_user(scim_id: str):
+    document, password = load_user(read_json())
+    user = user_service.replace_user(g.tenant_id, scim_id, document, password,
+                                     request.headers.get("If-Match"))
+    return _user_response(user)
+
+
+@bp.delete("/Users/<scim_id>")
+def delete_user(scim_id: str):
+    user_service.delete_user(g.tenant_id, scim_id, request.headers.get("If-Match"))
+    return scim_response(None, 204)
+
+
+# --- Not offered (RFC 7644 §3.7, §3.11) -----------------------------------------
+
+@bp.route("/Bulk", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def bulk():
+    raise NotImplementedByServer("Bulk operations are not supported (see /ServiceProviderConfig).")
+
+
+@bp.route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/Me/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def me(_rest: str | None = None):
+    raise NotImplementedByServer("/Me is not supported: API keys do not represent a User.")

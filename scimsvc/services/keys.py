@@ -1,0 +1,154 @@
+"""API keys: issuing (the secret is shown once), revoking, and checking a presented key.
+
+A key is ``scimsvc_<prefix>_<secret>``: the prefix (48 bits, stored in clear)
+finds the row with one indexed lookup; the whole key is stored only as a
+SHA-256 digest and compared in constant time. The secret part carries 256 bits
+from ``secrets``, so a fast hash is the right one (there is nothing to guess).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import logging
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.exc import OperationalError
+
+from .. import dialect
+
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
+from .teams import get_team
+
+KEY_PATTERN = re.compile(r"^scimsvc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+# A key's last-used time is refreshed at most this often, so requests stay reads.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+# Compared against when no key has the presented prefix, so both paths do the same work.
+log = logging.getLogger(__name__)
+_DUMMY_HASH = hashlib.sha256(b"scimsvc-no-such-key").hexdigest()
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_key(tenant_id: int, team_name: str, name: str,
+              expires_in_days: int | None = None) -> tuple[ApiKey, str]:
+    """Create a key for a team and return it with its secret (the only time it is seen)."""
+    name = name.strip()
+    if not name:
+        raise Invalid("An API key needs a --name.")
+    if expires_in_days is not None and expires_in_days <= 0:
+        raise Invalid("--expires-in is a positive number of days.")
+    team = get_team(tenant_id, team_name)
+    if db.session.scalar(select(ApiKey.id).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name)):
+        raise Conflict(f"API key '{name}' already exists.")
+    prefix = secrets.token_hex(6)
+    secret = f"scimsvc_{prefix}_{secrets.token_urlsafe(32)}"
+    now = utcnow()
+    key = ApiKey(
+        tenant_id=tenant_id, team=team, name=name, prefix=prefix, secret_hash=hash_key(secret),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    db.session.add(key)
+    db.session.commit()
+    return key, secret
+
+
+def list_keys(tenant_id: int) -> list[ApiKey]:
+    return list(db.session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.name)
+    ))
+
+
+def revoke_key(tenant_id: int, name: str) -> ApiKey:
+    """Revoke a key by name; every later request with it is refused."""
+    key = db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name))
+    if key is None:
+        raise NotFound(f"No API key '{name}'.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()
+    return key
+
+
+def key_state(key: ApiKey, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A presented key that is valid, and whether its team may act."""
+
+    key: ApiKey
+    permitted: bool
+
+
+def authenticate(token: str, action: str, scope: str) -> Credential | None:
+    """Check a presented key: None unless it is a known, unrevoked, unexpired key.
+
+    One indexed lookup finds the key and, in the same query, whether its team
+    holds a role granting ``action`` at ``scope`` — evaluated on every request,
+    so taking a role from a team locks its keys out at once.
+    """
+    match = KEY_PATTERN.match(token)
+    prefix = match.group(1) if match else None
+    grants = exists().where(
+        team_roles.c.team_id == ApiKey.team_id,
+        RolePermission.role_id == team_roles.c.role_id,
+        and_(RolePermission.action == action, RolePermission.scope == scope),
+    )
+    row = None
+    if prefix is not None:
+        row = db.session.execute(
+            select(ApiKey, grants.label("permitted")).where(ApiKey.prefix == prefix)
+        ).first()
+    presented = hash_key(token)
+    stored = row[0].secret_hash if row else _DUMMY_HASH
+    if not hmac.compare_digest(presented, stored) or row is None:
+        return None
+    key, permitted = row
+    now = utcnow()
+    if key_state(key, now) != "active":
+        return None
+    _touch(key, now)
+    return Credential(key, bool(permitted))
+
+
+def _touch(key: ApiKey, now: datetime) -> None:
+    """Record use at most once a minute: a conditional UPDATE that most requests skip."""
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # Its own short write transaction: a read transaction upgraded to a writer can
+    # fail on SQLite under concurrency, and bookkeeping must never fail a request.
+    db.session.commit()
+    try:
+        with dialect.writing():
+            db.session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.id)
+                .where(ApiKey.last_used_at.is_(None)
+                       | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+        key.last_used_at = now
+    except OperationalError:
+        db.session.rollback()
+        log.warning("could not record last use of API key %s", key.prefix)
+
+
+__all__ = ["issue_key", "list_keys", "revoke_key", "authenticate", "key_state", "Credential", "Team"]

@@ -1,0 +1,46 @@
+"""Organizations (tenants): creating them and finding them by slug."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import Organization, ProvisioningSettings
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def get_organization(slug: str) -> Organization:
+    """Return the organization called ``slug``; raise NotFound if there is none."""
+    org = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    if org is None:
+        raise NotFound(f"No organization '{slug}'. Run 'scimsvc init' or 'scimsvc org create {slug}'.")
+    return org
+
+
+def ensure_organization(slug: str, name: str | None = None) -> tuple[Organization, bool]:
+    """Return the organization ``slug``, creating it (and its settings) if needed."""
+    org = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    if org is not None:
+        return org, False
+    return create_organization(slug, name), True
+
+
+def create_organization(slug: str, name: str | None = None) -> Organization:
+    """Create an organization; raise Invalid for a bad slug and Conflict if it exists."""
+    if not _SLUG.match(slug):
+        raise Invalid("An organization slug is 1-63 lowercase letters, digits or '-'.")
+    if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        raise Conflict(f"Organization '{slug}' already exists.")
+    org = Organization(slug=slug, name=name or slug)
+    db.session.add(org)
+    db.session.flush()
+    db.session.add(ProvisioningSettings(tenant_id=org.id))
+    db.session.commit()
+    return org
+
+
+def list_organizations() -> list[Organization]:
+    return list(db.session.scalars(select(Organization).order_by(Organization.slug)))

@@ -1,0 +1,69 @@
+"""Teams: the roles they hold, and the users (members) who inherit them."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import Team
+from .roles import get_role
+
+
+def create_team(tenant_id: int, name: str, role_names: list[str]) -> Team:
+    """Create a team holding the roles ``role_names``.
+
+    Raises Invalid for an empty name, NotFound for an unknown role, Conflict for a duplicate.
+    """
+    name = name.strip()
+    if not name:
+        raise Invalid("A team needs a name.")
+    roles = [get_role(tenant_id, r) for r in dict.fromkeys(role_names)]
+    if _find(tenant_id, name) is not None:
+        raise Conflict(f"Team '{name}' already exists.")
+    team = Team(tenant_id=tenant_id, name=name, roles=roles)
+    db.session.add(team)
+    db.session.commit()
+    return team
+
+
+def _find(tenant_id: int, name: str) -> Team | None:
+    return db.session.scalar(select(Team).where(Team.tenant_id == tenant_id, Team.name == name))
+
+
+def get_team(tenant_id: int, name: str) -> Team:
+    team = _find(tenant_id, name)
+    if team is None:
+        raise NotFound(f"No team '{name}'.")
+    return team
+
+
+def list_teams(tenant_id: int) -> list[Team]:
+    return list(db.session.scalars(select(Team).where(Team.tenant_id == tenant_id).order_by(Team.name)))
+
+
+def add_role(tenant_id: int, team_name: str, role_name: str) -> Team:
+    team = get_team(tenant_id, team_name)
+    role = get_role(tenant_id, role_name)
+    if role in team.roles:
+        raise Conflict(f"Team '{team.name}' already has role '{role.name}'.")
+    team.roles.append(role)
+    db.session.commit()
+    return team
+
+
+def remove_role(tenant_id: int, team_name: str, role_name: str) -> Team:
+    """Take a role from a team; its keys and members lose the role's permissions at once."""
+    team = get_team(tenant_id, team_name)
+    role = get_role(tenant_id, role_name)
+    if role not in team.roles:
+        raise NotFound(f"Team '{team.name}' does not have role '{role.name}'.")
+    team.roles.remove(role)
+    db.session.commit()
+    return team
+
+
+def delete_team(tenant_id: int, name: str) -> None:
+    """Delete a team; its API keys go with it and its members leave it (they stay users)."""
+    team = get_team(tenant_id, name)
+    db.session.delete(team)
+    db.session.commit()

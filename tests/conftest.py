@@ -1,0 +1,128 @@
+"""Fixtures: a real SQLite file per test, the real app, the real click group."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import State, cli
+from scimsvc import create_app
+from scimsvc.extensions import db
+
+SCIM = "application/scim+json"
+
+
+def database_url(tmp_path) -> str:
+    """SQLite in tmp_path, unless SCIMSVC_TEST_DATABASE_URL names another database."""
+    return os.environ.get("SCIMSVC_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'scimsvc.sqlite3'}"
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "SCIMSVC_BASE_URL": "https://scim.example.test",
+    })
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Admin:
+    """Runs CLI commands against the test app, the way an admin would type them."""
+
+    def __init__(self, app):
+        self.app = app
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool = True, input: str | None = None):
+        result = self.runner.invoke(cli, list(args), obj=State(app=self.app), input=input)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"scimsvc {' '.join(args)} failed ({result.exit_code}):\n"
+                                 f"{result.output}{result.exception!r}")
+        return result
+
+
+@pytest.fixture
+def admin(app):
+    """The CLI, bound to ``app``, with the database initialised."""
+    run = Admin(app)
+    run("init")
+    return run
+
+
+class ScimClient:
+    """The Flask test client, sending an API key and the SCIM media type."""
+
+    def __init__(self, client, key: str | None):
+        self.client = client
+        self.key = key
+
+    def headers(self, extra=None, key: str | None = None):
+        headers = {"Content-Type": SCIM, "Accept": SCIM}
+        token = key if key is not None else self.key
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        headers.update(extra or {})
+        return headers
+
+    def request(self, method, path, json=None, headers=None, key=None, data=None):
+        url = path if path.startswith("/") else f"/scim/v2/{path}"
+        kwargs = {"headers": self.headers(headers, key)}
+        if json is not None:
+            kwargs["json"] = json
+        if data is not None:
+            kwargs["data"] = data
+        return self.client.open(url, method=method, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.request("POST", path, json=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.request("PUT", path, json=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.request("PATCH", path, json=json, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+def provision_key(admin: Admin, *, role="scim-provisioner", team="idp", name="okta",
+                  org: str | None = None) -> str:
+    """Run the admin steps (role, team, key) and return the key."""
+    prefix = ["--org", org] if org else []
+    if admin(*prefix, "role", "show", role, ok=False).exit_code != 0:
+        admin(*prefix, "role", "create", role, "--permission", "scim:provision")
+    if admin(*prefix, "team", "show", team, ok=False).exit_code != 0:
+        admin(*prefix, "team", "create", team, "--role", role)
+    result = admin(*prefix, "api-key", "create", "--team", team, "--name", name, "--json")
+    import json
+
+    return json.loads(result.stdout)["key"]
+
+
+@pytest.fixture
+def api_key(admin) -> str:
+    return provision_key(admin)
+
+
+@pytest.fixture
+def scim(app, api_key) -> ScimClient:
+    """A SCIM client holding a key that may provision users."""
+    return ScimClient(app.test_client(), api_key)
+
+
+def make_user(scim: ScimClient, user_name: str = "bjensen@example.com", **attrs) -> dict:
+    """POST a user and return the created resource."""
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, **attrs}
+    response = scim.post("Users", json=body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
