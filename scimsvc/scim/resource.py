@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
 from ..errors import InvalidSyntax, InvalidValue
 from .schema import CORE_USER, ENTERPRISE_SCHEMA, ENTERPRISE_USER, EXTENSIONS, USER_SCHEMA, Attribute
@@ -74,7 +74,8 @@ class CaseInsensitiveSchema(Schema):
     def _lower_names(cls) -> dict[str, str]:
         cached = cls.__dict__.get("_lower_names_cache")
         if cached is None:
-            cached = {name.lower(): name for name in cls._declared_fields}
+            cached = {(f.data_key or name).lower(): f.data_key or name
+                      for name, f in cls._declared_fields.items()}
             cls._lower_names_cache = cached
         return cached
 
@@ -113,14 +114,26 @@ def _build(name: str, attributes: tuple[Attribute, ...]) -> type[Schema]:
     return type(f"{name}Schema", (CaseInsensitiveSchema,), declared)
 
 
+class _UserSchemaBase(CaseInsensitiveSchema):
+    @post_load
+    def _extension_keys(self, data, **kwargs):
+        # Extensions are loaded under an alias (see _user_schema); give them back their URN.
+        for index, extension in enumerate(EXTENSIONS):
+            if f"extension{index}" in data:
+                data[extension.id] = data.pop(f"extension{index}")
+        return data
+
+
 def _user_schema() -> type[Schema]:
     declared: dict[str, fields.Field] = {a.name: _field(a) for a in _writable(CORE_USER.attributes)}
     declared["externalId"] = ScimString()
-    for extension in EXTENSIONS:
-        declared[extension.id] = fields.Nested(
-            _build(extension.name, tuple(_writable(extension.attributes)))
+    for index, extension in enumerate(EXTENSIONS):
+        # A URN contains dots, which marshmallow reads as a nested attribute path
+        # ("...:2" -> "0:User"), so the field gets an alias and the URN as data_key.
+        declared[f"extension{index}"] = fields.Nested(
+            _build(extension.name, tuple(_writable(extension.attributes))), data_key=extension.id
         )
-    return type("UserSchema", (CaseInsensitiveSchema,), declared)
+    return type("UserSchema", (_UserSchemaBase,), declared)
 
 
 _USER_SCHEMA = _user_schema()()
