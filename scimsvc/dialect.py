@@ -11,8 +11,8 @@ import contextvars
 import weakref
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 # Set by the SCIM blueprint before the first query of a request that writes, so
@@ -91,3 +91,55 @@ def is_unique_violation(error: IntegrityError) -> bool:
     if sqlstate is not None:
         return sqlstate == "23505"
     return "UNIQUE constraint failed" in str(orig)
+
+
+@contextlib.contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection inside the one transaction a schema migration runs in.
+
+    Both databases have transactional DDL, so a failed upgrade leaves the schema
+    as it was. Concurrent upgrades (several hosts running ``scimsvc init`` at
+    once) queue up: PostgreSQL through an advisory lock held until commit,
+    SQLite through BEGIN IMMEDIATE. On SQLite, foreign keys are switched off
+    while Alembic rebuilds tables (dropping the old copy of a table with
+    foreign keys on would cascade the drop into the rows that reference it),
+    checked before commit, and switched back on.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            with connection.begin():
+                connection.execute(text(
+                    "SELECT pg_advisory_xact_lock(hashtext('scimsvc-migrate:' || current_schema()))"
+                ))
+                yield connection
+            return
+        raw = connection.connection.dbapi_connection
+        # A PRAGMA foreign_keys inside a transaction is ignored: set it before BEGIN.
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with writing(), connection.begin():
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"The migration left rows with dangling references: {broken[:5]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+
+def unmanaged_tables(connection: Connection) -> set[str]:
+    """Name the tables only this database has, which the models do not describe.
+
+    On SQLite these are virtual tables (e.g. FTS5) and the shadow tables that
+    back them; PostgreSQL has none (its extras are indexes, named ``dx_*``).
+    """
+    if connection.dialect.name != "sqlite":
+        return set()
+    rows = connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+    ).scalars().all()
+    return {f"{v}_{suffix}" for v in rows for suffix in _SHADOW_SUFFIXES} | set(rows)
+
+
+# The tables SQLite creates behind FTS3/4/5 and R*Tree virtual tables.
+_SHADOW_SUFFIXES = ("data", "idx", "content", "docsize", "config", "segments", "segdir",
+                    "stat", "node", "rowid", "parent")

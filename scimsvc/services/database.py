@@ -1,12 +1,125 @@
-"""Creating the database schema and the default organization."""
+"""The database schema: migrating it with Alembic, and creating the default organization.
+
+Alembic owns the schema (``scimsvc/migrations``). Every function here works on
+the engine of the current app context and runs the revisions on the connection
+``dialect.migration_connection`` opens, so an upgrade is one transaction that
+concurrent upgrades wait for.
+"""
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from .. import dialect
 from ..extensions import db
 from ..models import Organization
 from .organizations import ensure_organization
 
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+# Databases made by scimsvc before it used Alembic hold exactly this revision's schema.
+FIRST_REVISION = "0001"
+VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What an upgrade did: the revision before (None: empty database) and after."""
+
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def alembic_config() -> Config:
+    """Return the Alembic configuration for the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    return config
+
+
+def head_revision() -> str:
+    """Return the newest revision the installed scimsvc knows (raises if there are several)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "scimsvc/migrations/versions holds no revision"
+    return head
+
+
+def current_revision() -> str | None:
+    """Return the database's revision, or None if it has not been migrated."""
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(revision: str = "head") -> Upgrade:
+    """Bring the database to ``revision`` (default: the newest) in one transaction.
+
+    An empty database is built from the first revision on. A database created
+    before scimsvc used Alembic (tables, no version table) is recorded as the
+    first revision, whose schema it has, and upgraded from there.
+    """
+    config = alembic_config()
+    with dialect.migration_connection(db.engine) as connection:
+        config.attributes["connection"] = connection
+        context = MigrationContext.configure(connection)
+        before = context.get_current_revision()
+        if before is None and _has_unversioned_schema(connection):
+            command.stamp(config, FIRST_REVISION)
+        command.upgrade(config, revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    return Upgrade(before=before, after=after)
+
+
+def schema_drift() -> list[Any]:
+    """List the differences between the models and the database (empty: they agree).
+
+    This is Alembic's autogenerate comparison, with the options the revisions
+    run with; a model change without a revision shows up here.
+    """
+    from ..migrations import context_options
+
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=context_options(connection))
+        return compare_metadata(context, db.metadata)
+
+
+def write_revision(message: str) -> str:
+    """Write a revision holding the difference between the models and the database at head.
+
+    Returns the new file's path. The database must be at head; the revision is a
+    draft to review (Alembic cannot see renames, and data moves are for you).
+    """
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    numbers = [int(r.revision) for r in script.walk_revisions() if r.revision.isdigit()]
+    rev_id = f"{max(numbers, default=0) + 1:04d}"
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        written = command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
+    path = written[0].path if isinstance(written, list) else written.path
+    return path
+
 
 def initialise(default_org: str) -> tuple[Organization, bool]:
-    """Create the tables (idempotent) and the default organization; tell whether it was new."""
-    db.create_all()
+    """Migrate the database to head and create the default organization (idempotent).
+
+    Tells whether the organization was new.
+    """
+    upgrade()
     return ensure_organization(default_org, default_org)
+
+
+def _has_unversioned_schema(connection) -> bool:
+    names = set(inspect(connection).get_table_names())
+    return VERSION_TABLE not in names and "organizations" in names

@@ -1,0 +1,48 @@
+"""The schema's history as Alembic revisions, shipped inside the package.
+
+``scimsvc db upgrade`` (and ``scimsvc init``) bring any earlier database to
+``head``. Every change to ``scimsvc/models.py`` ships a revision in
+``versions/`` (``scimsvc db revision -m "why"`` writes one from the difference;
+review it): ``tests/test_migrations.py`` fails while the models and head
+disagree. Objects only one database has (an SQLite FTS5 table, a PostgreSQL
+trigram index) are created by revisions that test ``op.get_bind().dialect.name``
+and are left out of that comparison: SQLite virtual tables and their shadow
+tables are recognised, other such objects carry the ``dx_`` name prefix.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy.engine import Connection
+
+# Tables and indexes whose names start with this exist on one database only and
+# are not described by the models (see dialect.unmanaged_tables for the rest).
+DIALECT_ONLY_PREFIX = "dx_"
+
+
+def context_options(connection: Connection) -> dict[str, Any]:
+    """The ``MigrationContext`` options shared by the revisions and the drift check."""
+    from .. import dialect, models  # noqa: F401  (models fills the metadata)
+    from ..extensions import db
+
+    return {
+        "target_metadata": db.metadata,
+        "include_object": _include_object(dialect.unmanaged_tables(connection)),
+        "compare_type": True,
+        # SQLite cannot ALTER most things: Alembic rebuilds the table instead.
+        "render_as_batch": connection.dialect.name == "sqlite",
+    }
+
+
+def _include_object(unmanaged: set[str]) -> Callable[..., bool]:
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if name and name.startswith(DIALECT_ONLY_PREFIX):
+            return False
+        if type_ == "table" and reflected and compare_to is None and name in unmanaged:
+            return False
+        table = getattr(obj, "table", None)
+        if reflected and table is not None and table.name in unmanaged:
+            return False
+        return True
+
+    return include
