@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from scimsvc.permissions import CATALOGUE, SCOPES, TENANT
+from scimsvc.permissions import CATALOGUE, SCIM_PROVISION, SCOPES, TENANT
 from scimsvc.services import keys, organizations, provisioning, roles, teams
 
 from .main import State, cli, pass_state
@@ -227,12 +227,15 @@ def api_key() -> None:
 @api_key.command("create")
 @click.option("--team", "team_name", required=True, help="Team whose permissions the key uses.")
 @click.option("--name", required=True, help="A name to recognise the key by (e.g. okta).")
-@click.option("--expires-in", type=int, metavar="DAYS", help="Expire the key after DAYS days.")
+@click.option("--expires-in", type=int, metavar="DAYS", help="Expire the key after DAYS days (default: never).")
 @json_option
 @pass_state
 def api_key_create(state: State, team_name: str, name: str, expires_in: int | None, as_json: bool) -> None:
     """Create an API key and print it (it is shown only this once)."""
     key, secret = keys.issue_key(state.tenant_id, team_name, name, expires_in)
+    if not keys.team_grants(key.team, SCIM_PROVISION, TENANT):
+        note(f"Warning: team '{key.team.name}' has no role granting {SCIM_PROVISION}; "
+             "the SCIM API answers this key with 403 until it gets one.")
     if as_json:
         emit_json({**_key_json(key), "key": secret})
         return
@@ -258,6 +261,8 @@ def api_key_list(state: State, as_json: bool) -> None:
 
 @api_key.command("revoke")
 @click.argument("name")
+@click.confirmation_option(prompt="Requests with this key are refused from now on; this cannot be undone. "
+                                  "Revoke it?")
 @pass_state
 def api_key_revoke(state: State, name: str) -> None:
     """Revoke an API key; requests with it are refused from now on."""
@@ -278,7 +283,7 @@ def provisioning_group() -> None:
 
 
 @provisioning_group.command("assign-team")
-@click.argument("team_name", metavar="TEAM", required=False)
+@click.argument("team_name", metavar="[TEAM]", required=False)
 @click.option("--off", is_flag=True, help="Stop adding SCIM-created users to a team.")
 @pass_state
 def provisioning_assign_team(state: State, team_name: str | None, off: bool) -> None:

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from scimsvc import __version__, create_app
+from scimsvc.config import ConfigError
 from scimsvc.errors import ServiceError
 
 from .output import note
@@ -49,6 +50,8 @@ class AdminGroup(click.Group):
             return super().invoke(ctx)
         except ServiceError as error:
             raise click.ClickException(error.message) from None
+        except ConfigError as error:
+            raise click.ClickException(f"Configuration: {error}") from None
         except (OperationalError, ProgrammingError) as error:
             text = str(error.orig if hasattr(error, "orig") else error).splitlines()[0]
             if "no such table" in text or "does not exist" in text:
@@ -103,15 +106,18 @@ def endpoint(state: State) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes.")
-@click.option("--access-log/--no-access-log", default=False, help="Write gunicorn's access log.")
+              help="Worker processes (each serves one request at a time).")
+@click.option("--access-log/--no-access-log", default=False,
+              help="Print a line per request (gunicorn's access log) to stdout.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
-    """Serve the SCIM API with gunicorn (the production server)."""
-    from .server import run
+    """Serve the SCIM API with gunicorn (the production server) until SIGTERM or Ctrl-C."""
+    from .server import check_ready, run
 
-    run(host=host, port=port, workers=workers, access_log=access_log)
+    log_level = check_ready()
+    run(host=host, port=port, workers=workers, access_log=access_log, log_level=log_level)
 
 
 def _redact(uri: str) -> str:

@@ -1,11 +1,16 @@
-"""Run the app under gunicorn without a separate config file."""
+"""Run the app under gunicorn, configured from Python (no gunicorn config file)."""
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import click
 from gunicorn.app.base import BaseApplication
+from sqlalchemy import inspect
 
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict):
+    def __init__(self, options: dict[str, Any]):
         self.options = options
         super().__init__()
 
@@ -14,14 +19,51 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        # Each worker builds its own app, so no database connection crosses a fork.
+        # Each worker builds its own app (gunicorn does not preload), so no
+        # database connection or engine crosses a fork.
         from scimsvc import create_app
 
-        return create_app()
+        app = create_app()
+        _log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
+        return app
 
 
-def run(host: str, port: int, workers: int, access_log: bool = False) -> None:
-    options = {
+def _log_to_stderr(level: str) -> None:
+    """Send the ``scimsvc`` loggers to stderr, beside gunicorn's own log."""
+    logger = logging.getLogger("scimsvc")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(
+            "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+            "%Y-%m-%d %H:%M:%S %z"))
+        logger.addHandler(handler)
+
+
+def check_ready() -> str:
+    """Build the app once to check the configuration and database; return the log level.
+
+    Raises ClickException when the database has not been initialised, so the
+    server refuses to start instead of answering every request with a 500.
+    """
+    from scimsvc import create_app
+    from scimsvc.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        try:
+            ready = inspect(db.engine).has_table("organizations")
+        finally:
+            db.engine.dispose()  # the workers open their own connections
+    if not ready:
+        raise click.ClickException("The database is not initialised: run 'scimsvc init' first.")
+    return app.config["SCIMSVC_LOG_LEVEL"]
+
+
+def run(host: str, port: int, workers: int, access_log: bool = False,
+        log_level: str = "INFO") -> None:
+    """Serve until SIGTERM or Ctrl-C; gunicorn then lets in-flight requests finish."""
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "sync",
@@ -29,7 +71,14 @@ def run(host: str, port: int, workers: int, access_log: bool = False) -> None:
         "graceful_timeout": 10,
         "keepalive": 5,
         "errorlog": "-",
+        "loglevel": log_level.lower(),
+        "proc_name": "scimsvc",
     }
     if access_log:
         options["accesslog"] = "-"
-    _Server(options).run()
+    server = _Server(options)
+    # Recent gunicorn releases open a control socket in the home folder; two
+    # instances on one machine would fight over it, and scimsvc does not use it.
+    if "control_socket_disable" in server.cfg.settings:
+        server.cfg.set("control_socket_disable", True)
+    server.run()

@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 static_folder=None)
     app.config.from_mapping(config.DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.from_environment(app.config))  # SCIMSVC_* names in config.py
     app.config.update(config.from_environment(os.environ))
     if test_config:
         app.config.update(test_config)

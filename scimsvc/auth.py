@@ -7,26 +7,30 @@ unrevoked and unexpired (else 401 with ``WWW-Authenticate: Bearer``, RFC 6750
 """
 from __future__ import annotations
 
+import re
+
 from .errors import Forbidden, Unauthorized
 from .permissions import SCIM_PROVISION, TENANT
 from .services.keys import Credential, authenticate
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scimsvc"'}
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token (the scheme is case-insensitive).
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9\-._~+/]+=*)$", re.IGNORECASE)
 
 
 def authorize(header: str | None) -> Credential:
     """Return the credential for an ``Authorization`` header value, or raise 401/403."""
     if not header:
         raise Unauthorized("Missing 'Authorization: Bearer <key>' header.", headers=CHALLENGE)
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    match = _BEARER.match(header.strip())
+    if match is None:
         raise Unauthorized("Malformed Authorization header: expected 'Bearer <key>'.",
                            headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_request"'})
-    credential = authenticate(token, SCIM_PROVISION, TENANT)
+    credential = authenticate(match.group(1), SCIM_PROVISION, TENANT)
     if credential is None:
         raise Unauthorized("The API key is unknown, revoked or expired.",
                            headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_token"'})
     if not credential.permitted:
-        raise Forbidden()
+        # RFC 6750 §3.1: a valid token without the privileges the request needs.
+        raise Forbidden(headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="insufficient_scope"'})
     return credential

@@ -1,8 +1,13 @@
-"""Configuration defaults and the ``SCIMSVC_*`` environment variables that override them."""
+"""Configuration defaults and the ``SCIMSVC_*`` settings that override them.
+
+A setting comes from ``instance/config.py`` (a Python assignment) or, winning
+over it, from the environment variable of the same name.
+"""
 from __future__ import annotations
 
 import os
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 DEFAULTS: dict[str, Any] = {
     # None means "the SQLite file scimsvc.sqlite3 in the instance folder".
@@ -21,28 +26,71 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_DEFAULT_ORG": "default",
     # Seconds a SQLite writer waits for the lock before giving up.
     "SCIMSVC_SQLITE_BUSY_TIMEOUT": 30,
+    # Level of the service's own log (stderr) under ``scimsvc serve``.
+    "SCIMSVC_LOG_LEVEL": "INFO",
     "JSON_SORT_KEYS": False,
 }
 
-# Environment variable -> (config key, parser)
+
+
+class ConfigError(ValueError):
+    """A setting has a value scimsvc cannot use; the message names the setting."""
+
+
+def _positive_int(raw: Any) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _positive_number(raw: Any) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _log_level(raw: Any) -> str:
+    level = str(raw).strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(raw)
+    return level
+
+
+# Setting name (an environment variable, or an assignment in instance/config.py)
+# -> (config key, parser).
 ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SCIMSVC_BASE_URL": ("SCIMSVC_BASE_URL", str),
-    "SCIMSVC_DEFAULT_COUNT": ("SCIMSVC_DEFAULT_COUNT", int),
-    "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", int),
-    "SCIMSVC_MAX_BODY_BYTES": ("MAX_CONTENT_LENGTH", int),
+    "SCIMSVC_DEFAULT_COUNT": ("SCIMSVC_DEFAULT_COUNT", _positive_int),
+    "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", _positive_int),
+    "SCIMSVC_MAX_FILTER_LENGTH": ("SCIMSVC_MAX_FILTER_LENGTH", _positive_int),
+    "SCIMSVC_MAX_BODY_BYTES": ("MAX_CONTENT_LENGTH", _positive_int),
     "SCIMSVC_ORG": ("SCIMSVC_DEFAULT_ORG", str),
-    "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", str),
+    "SCIMSVC_SQLITE_BUSY_TIMEOUT": ("SCIMSVC_SQLITE_BUSY_TIMEOUT", _positive_number),
+    "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
 }
 
 
-def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Return the config keys set by ``SCIMSVC_*`` variables in ``environ``."""
+def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the config keys set by the ``SCIMSVC_*`` settings in ``environ``.
+
+    ``environ`` is ``os.environ`` or the names assigned in ``instance/config.py``,
+    so both places accept the same names. Raises ConfigError for a value that
+    does not parse (a count that is not a positive integer, say).
+    """
     found = {}
     for name, (key, parse) in ENVIRONMENT.items():
         raw = environ.get(name)
-        if raw not in (None, ""):
+        if raw in (None, ""):
+            continue
+        try:
             found[key] = parse(raw)
+        except (TypeError, ValueError):
+            kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
+                    _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL"}.get(parse, "a string")
+            raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 
 
@@ -55,5 +103,11 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(instance_path, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
-    if config.get("SCIMSVC_BASE_URL"):
-        config["SCIMSVC_BASE_URL"] = config["SCIMSVC_BASE_URL"].rstrip("/")
+    base = config.get("SCIMSVC_BASE_URL")
+    if base:
+        parts = urlsplit(base)
+        if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query
+                or parts.fragment or parts.path.rstrip("/").endswith("/scim/v2")):
+            raise ConfigError(f"SCIMSVC_BASE_URL={base!r} is not valid: expected an http(s) URL "
+                              "such as https://scim.example.com (without /scim/v2).")
+        config["SCIMSVC_BASE_URL"] = base.rstrip("/")

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import logging
-
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import dialect
-
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
@@ -29,8 +28,8 @@ from .teams import get_team
 KEY_PATTERN = re.compile(r"^scimsvc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 # A key's last-used time is refreshed at most this often, so requests stay reads.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-# Compared against when no key has the presented prefix, so both paths do the same work.
 log = logging.getLogger(__name__)
+# Compared against when no key has the presented prefix, so both paths do the same work.
 _DUMMY_HASH = hashlib.sha256(b"scimsvc-no-such-key").hexdigest()
 
 
@@ -88,6 +87,26 @@ def key_state(key: ApiKey, now: datetime | None = None) -> str:
     return "active"
 
 
+def _grants(action: str, scope: str):
+    """The SQL condition "the key's team holds a role granting ``action`` at ``scope``"."""
+    return exists().where(
+        team_roles.c.team_id == ApiKey.team_id,
+        RolePermission.role_id == team_roles.c.role_id,
+        and_(RolePermission.action == action, RolePermission.scope == scope),
+    )
+
+
+def team_grants(team: Team, action: str, scope: str) -> bool:
+    """Tell whether ``team`` holds a role granting ``action`` at ``scope``."""
+    return bool(db.session.scalar(
+        select(RolePermission.role_id)
+        .join(team_roles, team_roles.c.role_id == RolePermission.role_id)
+        .where(team_roles.c.team_id == team.id, RolePermission.action == action,
+               RolePermission.scope == scope)
+        .limit(1)
+    ))
+
+
 @dataclass(frozen=True)
 class Credential:
     """A presented key that is valid, and whether its team may act."""
@@ -105,15 +124,10 @@ def authenticate(token: str, action: str, scope: str) -> Credential | None:
     """
     match = KEY_PATTERN.match(token)
     prefix = match.group(1) if match else None
-    grants = exists().where(
-        team_roles.c.team_id == ApiKey.team_id,
-        RolePermission.role_id == team_roles.c.role_id,
-        and_(RolePermission.action == action, RolePermission.scope == scope),
-    )
     row = None
     if prefix is not None:
         row = db.session.execute(
-            select(ApiKey, grants.label("permitted")).where(ApiKey.prefix == prefix)
+            select(ApiKey, _grants(action, scope).label("permitted")).where(ApiKey.prefix == prefix)
         ).first()
     presented = hash_key(token)
     stored = row[0].secret_hash if row else _DUMMY_HASH
@@ -145,10 +159,13 @@ def _touch(key: ApiKey, now: datetime) -> None:
                 .execution_options(synchronize_session=False)
             )
             db.session.commit()
-        key.last_used_at = now
+        # Record the value as already stored: a plain assignment would mark the key
+        # dirty and repeat the UPDATE when the request commits its own work.
+        set_committed_value(key, "last_used_at", now)
     except OperationalError:
         db.session.rollback()
         log.warning("could not record last use of API key %s", key.prefix)
 
 
-__all__ = ["issue_key", "list_keys", "revoke_key", "authenticate", "key_state", "Credential", "Team"]
+__all__ = ["issue_key", "list_keys", "revoke_key", "authenticate", "key_state", "team_grants",
+           "Credential"]
