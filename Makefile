@@ -29,3 +29,15 @@ test: install ## Run the test suite (SQLite; needs nothing else installed)
 
 clean: ## Remove the virtualenv and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# PostgreSQL: the same suite, each test in a schema of its own in this database.
+SCIMSVC_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PG_STAMP := $(VENV)/.postgres-stamp
+
+$(PG_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	@touch $(PG_STAMP)
+
+.PHONY: test-postgres
+test-postgres: $(PG_STAMP) ## Run the test suite on PostgreSQL (SCIMSVC_TEST_DATABASE_URL=...)
+	SCIMSVC_TEST_DATABASE_URL='$(SCIMSVC_TEST_DATABASE_URL)' $(BIN)/python -m pytest

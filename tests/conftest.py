@@ -1,7 +1,5 @@
-"""Fixtures: a real SQLite file per test, the real app, the real click group."""
+"""Fixtures: a real database per test (SQLite file or PostgreSQL schema), the real app and click group."""
 from __future__ import annotations
-
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -9,21 +7,26 @@ from click.testing import CliRunner
 from cli.main import State, cli
 from scimsvc import create_app
 from scimsvc.extensions import db
+from tests.databases import isolated_database
 
 SCIM = "application/scim+json"
 
 
-def database_url(tmp_path) -> str:
-    """SQLite in tmp_path, unless SCIMSVC_TEST_DATABASE_URL names another database."""
-    return os.environ.get("SCIMSVC_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'scimsvc.sqlite3'}"
+@pytest.fixture
+def database_url(tmp_path):
+    """An empty database for this test: an SQLite file in tmp_path, or (when
+    SCIMSVC_TEST_DATABASE_URL names a PostgreSQL database) a schema of its own,
+    dropped afterwards. ``scimsvc init`` builds the tables through the migrations."""
+    with isolated_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, database_url):
     app = create_app({
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "SCIMSVC_BASE_URL": "https://scim.example.test",
     })
     yield app

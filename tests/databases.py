@@ -1,0 +1,79 @@
+"""Which database the tests run on, and a fresh, isolated one for each test.
+
+``make test`` uses an SQLite file per test. ``make test-postgres`` sets
+``SCIMSVC_TEST_DATABASE_URL`` to a PostgreSQL database; each test then gets its
+own schema in it (``CREATE SCHEMA t_<random>``, reached through the connection
+option ``search_path``), dropped when the test ends. The schema starts empty:
+the tables come from the migrations (``scimsvc init``), never from create_all.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+
+ENV = "SCIMSVC_TEST_DATABASE_URL"
+
+_admin_engines: dict[str, Engine] = {}
+
+
+def server_url() -> str | None:
+    """The database server the suite was asked to use, or None for SQLite files."""
+    return os.environ.get(ENV) or None
+
+
+def backend() -> str:
+    """'postgresql' or 'sqlite': the database the suite runs on."""
+    url = server_url()
+    return make_url(url).get_backend_name() if url else "sqlite"
+
+
+def is_postgres() -> bool:
+    return backend() == "postgresql"
+
+
+@contextlib.contextmanager
+def isolated_database(directory: Path) -> Iterator[str]:
+    """Yield the URL of an empty database no other test sees; remove it afterwards."""
+    url = server_url()
+    if url is None:
+        yield f"sqlite:///{directory / 'scimsvc.sqlite3'}"
+        return
+    if make_url(url).get_backend_name() != "postgresql":
+        raise RuntimeError(f"{ENV} must name a PostgreSQL database (postgresql+psycopg://...)")
+    with postgres_schema(url) as schema_url:
+        yield schema_url
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """Create a schema in the database ``url`` names, yield a URL confined to it, drop it."""
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = _admin_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # application_name lets the teardown find (and end) connections a test left open.
+    confined = make_url(url).update_query_dict(
+        {"options": f"-csearch_path={schema}", "application_name": schema}
+    ).render_as_string(hide_password=False)
+    try:
+        yield confined
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND pid <> pg_backend_pid()"
+            ), {"name": schema})
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def _admin_engine(url: str) -> Engine:
+    if url not in _admin_engines:
+        _admin_engines[url] = create_engine(url, poolclass=NullPool)
+    return _admin_engines[url]
