@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
-from sqlalchemy import inspect
 
 
 class _Server(BaseApplication):
@@ -48,15 +47,19 @@ def check_ready() -> str:
     """
     from scimsvc import create_app
     from scimsvc.extensions import db
+    from scimsvc.services.database import current_revision, head_revision
 
     app = create_app()
     with app.app_context():
         try:
-            ready = inspect(db.engine).has_table("organizations")
+            current, head = current_revision(), head_revision()
         finally:
             db.engine.dispose()  # the workers open their own connections
-    if not ready:
+    if current is None:
         raise click.ClickException("The database is not initialised: run 'scimsvc init' first.")
+    if current != head:
+        raise click.ClickException(f"The database schema is at revision {current}, this scimsvc "
+                                   f"needs {head}: run 'scimsvc init' to upgrade it.")
     return app.config["SCIMSVC_LOG_LEVEL"]
 
 
