@@ -1,0 +1,1 @@
+"""Identity-provider traffic, transcribed from the vendors' published material and replayed."""
