@@ -89,6 +89,8 @@ def create_user():
 @bp.get("/Users/<scim_id>")
 def get_user(scim_id: str):
     user = user_service.get_user(g.tenant_id, scim_id)
+    if user_service.not_modified(user, request.headers.get("If-None-Match")):
+        return scim_response(None, 304, {"ETag": user_service.etag(user)})
     return _user_response(user)
 
 
@@ -97,6 +99,12 @@ def replace_user(scim_id: str):
     document, password = load_user(read_json())
     user = user_service.replace_user(g.tenant_id, scim_id, document, password,
                                      request.headers.get("If-Match"))
+    return _user_response(user)
+
+
+@bp.patch("/Users/<scim_id>")
+def patch_user(scim_id: str):
+    user = user_service.patch_user(g.tenant_id, scim_id, read_json(), request.headers.get("If-Match"))
     return _user_response(user)
 
 

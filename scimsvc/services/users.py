@@ -15,9 +15,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dialect
-from ..errors import PreconditionFailed, ResourceNotFound, Uniqueness
+from ..errors import InvalidValue, PreconditionFailed, ResourceNotFound, Uniqueness
 from ..extensions import db
 from ..models import User, UserValue, utcnow
+from ..scim.patch import apply_patch, check_immutable
+from ..scim.resource import load_document
+from . import audit, lifecycle
 from .provisioning import get_settings
 
 # Multi-valued attributes copied into user_values so filters can reach them in SQL.
@@ -46,6 +49,7 @@ def get_user(tenant_id: int, scim_id: str) -> User:
     )
     if user is None:
         raise ResourceNotFound(f"User {scim_id} not found.")
+    audit.note_target(user)
     return user
 
 
@@ -62,6 +66,18 @@ def check_version(user: User, if_match: str | None) -> None:
         raise PreconditionFailed(f"User {user.scim_id} is at version {current}.")
 
 
+def not_modified(user: User, if_none_match: str | None) -> bool:
+    """True when ``If-None-Match`` names the current version (RFC 7644 §3.14, RFC 7232 §3.2).
+
+    Compared weakly, as RFC 7232 requires for If-None-Match.
+    """
+    if not if_none_match:
+        return False
+    tags = {tag.strip() for tag in if_none_match.split(",")}
+    current = etag(user)
+    return "*" in tags or current in tags or current[2:] in tags
+
+
 def etag(user: User) -> str:
     """The weak entity tag of the user's current version (RFC 7644 §3.14)."""
     return f'W/"{user.version}"'
@@ -72,35 +88,113 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None) 
 
     Raises Uniqueness (409) when a live user of the tenant has the same userName,
     ignoring case; the unique index decides, so concurrent creates cannot both win.
+    When the userName or externalId is a removed user's and the organization's
+    policy is ``restore``, that account comes back instead (``_restore``).
     """
     settings = get_settings(tenant_id)
-    now = utcnow()
-    user = User(tenant_id=tenant_id, scim_id=str(uuid.uuid4()), created_at=now, updated_at=now,
-                version=1)
-    _apply(user, document, password, fresh=True)
-    db.session.add(user)
-    if settings.assign_team is not None:
+    returning = None
+    if settings.on_recreate == "restore":
+        returning = lifecycle.returning_account(tenant_id, fold(document["userName"]),
+                                                document.get("externalId"))
+    if returning is not None:
+        user, changes = _restore(returning, document, password)
+    else:
+        now = utcnow()
+        user = User(tenant_id=tenant_id, scim_id=str(uuid.uuid4()), created_at=now, updated_at=now,
+                    version=1)
+        _apply(user, document, password, fresh=True)
+        db.session.add(user)
+        changes = audit.diff({}, audit.snapshot(user), password_changed=password is not None)
+    if settings.assign_team is not None and settings.assign_team not in user.teams:
         user.teams.append(settings.assign_team)
+    audit.record(user, "restore" if returning is not None else "create", 201, changes)
     _commit_unique(document)
     return user
 
 
+def _restore(user: User, document: dict[str, Any], password: str | None) -> tuple[User, dict]:
+    """Bring a removed account back as a new SCIM resource holding ``document``.
+
+    The account (``users.id``), its team memberships and what references it are
+    kept; it gets a new SCIM id, so the removed resource stays gone (RFC 7644
+    §3.6). An old password does not come back with it.
+    """
+    before, old_id = audit.snapshot(user), user.scim_id
+    now = utcnow()
+    user.scim_id = str(uuid.uuid4())
+    user.deleted_at = None
+    user.password_hash = None
+    user.created_at = user.updated_at = now
+    user.version += 1
+    _apply(user, document, password, fresh=False)
+    changes = {"id": {"old": old_id, "new": user.scim_id},
+               **audit.diff(before, audit.snapshot(user), password_changed=password is not None)}
+    return user, changes
+
+
 def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], password: str | None,
                  if_match: str | None = None) -> User:
-    """Replace a user's attributes with ``document`` (RFC 7644 §3.5.1)."""
+    """Replace a user's attributes with ``document`` (RFC 7644 §3.5.1).
+
+    ``document`` comes from ``resource.load_user``, which already dropped the
+    readOnly values (id, meta, groups) a client may echo back. Raises
+    PreconditionFailed (412) on a stale If-Match, Mutability when an immutable
+    attribute would change, Uniqueness (409) when the userName is taken.
+    """
     user = get_user(tenant_id, scim_id)
     check_version(user, if_match)
+    check_immutable(user.data, document)
     save_document(user, document, password)
     return user
 
 
-def save_document(user: User, document: dict[str, Any], password: str | None) -> None:
-    """Store a new document for an existing user and bump its version, if anything changed."""
+def patch_user(tenant_id: int, scim_id: str, operations: Any, if_match: str | None = None) -> User:
+    """Apply a PatchOp request body to a user (RFC 7644 §3.5.2), all operations or none.
+
+    The engine works on a copy; the result is read again through the marshmallow
+    layer, so PATCH stores exactly what a POST of the same values would. A PATCH
+    that changes nothing keeps the version. Raises the engine's errors
+    (invalidSyntax, invalidPath, invalidFilter, noTarget, mutability,
+    invalidValue), PreconditionFailed (412) and Uniqueness (409).
+    """
+    user = get_user(tenant_id, scim_id)
+    check_version(user, if_match)
+    # Absent ``active`` means true (see _apply); spell it out so filters and replace see it.
+    current = {**user.data, "active": user.active}
+    result = apply_patch(current, operations)
+    document = load_document(result.document)
+    password = document.pop("password", None) or result.password
+    user_name = document.get("userName")
+    if not isinstance(user_name, str) or not user_name.strip():
+        raise InvalidValue("userName is required and must be a non-empty string.")
+    check_immutable(user.data, document)
+    if document == current:
+        document = user.data  # unchanged: save_document must not bump the version
+    if result.password_removed and user.password_hash is not None:
+        user.password_hash = None
+        user.version += 1
+        user.updated_at = utcnow()
+    save_document(user, document, password)
+    return user
+
+
+def save_document(user: User, document: dict[str, Any], password: str | None, *,
+                  operation: str = "replace") -> None:
+    """Store a new document for an existing user and bump its version, if anything changed.
+
+    The request is journaled as ``operation`` (``replace`` for PUT, ``patch``
+    for PATCH), or ``disable``/``enable`` when it turned ``active`` off/on —
+    an unchanged document too, with an empty diff.
+    """
+    before = audit.snapshot(user)
     changed = document != user.data or password is not None
     if changed:
         _apply(user, document, password, fresh=False)
         user.version += 1
         user.updated_at = utcnow()
+    after = audit.snapshot(user)
+    audit.record(user, audit.update_operation(operation, before, after), 200,
+                 audit.diff(before, after, password_changed=password is not None))
     _commit_unique(document)
 
 
@@ -110,6 +204,7 @@ def delete_user(tenant_id: int, scim_id: str, if_match: str | None = None) -> Us
     check_version(user, if_match)
     user.deleted_at = utcnow()
     user.version += 1
+    audit.record(user, "remove", 204, {})
     db.session.commit()
     return user
 
