@@ -147,6 +147,15 @@ def test_put_with_a_password_sets_it_and_never_returns_it(okta):
     assert "n3wP4ss!" not in response.get_data(as_text=True)
 
 
+def test_put_renaming_to_a_taken_username_is_409_uniqueness(okta):
+    """Okta renames through the same full PUT; a name another user holds is RFC 7644 §3.5.1's 409."""
+    created = _create(okta)
+    _create(okta, okta_wire.create_user(userName="taken@okta.local", externalId="00u2"))
+    response = okta.put(f"Users/{created['id']}", okta_wire.put_user(created["id"], userName="Taken@Okta.local"))
+    expect_error(response, 409, "uniqueness")
+    assert expect(okta.get(f"Users/{created['id']}"), 200)["userName"] == "test.user@okta.local"
+
+
 def test_put_that_changes_nothing_keeps_the_version(okta):
     created = _create(okta)
     first = expect(okta.put(f"Users/{created['id']}", okta_wire.put_user(created["id"])), 200)
