@@ -1,0 +1,133 @@
+"""Query parameters of a list or search (RFC 7644 §3.4.2, §3.4.3) and the ListResponse.
+
+The same ``ListQuery`` comes from a GET query string or a POST ``.search`` body
+(SearchRequest); ``list_users`` compiles it into one COUNT and one page query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ..errors import InvalidFilter, InvalidSyntax, InvalidValue
+from ..services import users as user_service
+from . import filters
+from .projection import DEFAULT, Selection, parse_selection
+from .resource import dump_user
+from .schema import LIST_RESPONSE_SCHEMA
+
+PARAMETERS = ("filter", "sortby", "sortorder", "startindex", "count",
+              "attributes", "excludedattributes")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a client asked for: filter, sort, page and attribute selection."""
+
+    filter: str | None = None
+    sort_by: str | None = None
+    descending: bool = False
+    start_index: int = 1
+    count: int = 100
+    selection: Selection = DEFAULT
+
+
+def from_args(args: Mapping[str, str], config: Mapping[str, Any]) -> ListQuery:
+    """Read the list parameters of a GET query string (RFC 7644 §3.4.2); names ignore case."""
+    found: dict[str, Any] = {}
+    for name, value in args.items():
+        if name.lower() in PARAMETERS:
+            found[name.lower()] = value
+    return _build(found, config)
+
+
+def from_search_request(body: Any, config: Mapping[str, Any]) -> ListQuery:
+    """Read a SearchRequest body (RFC 7644 §3.4.3); the same rules as the query string."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax("The body of a .search request must be a SearchRequest object.")
+    found: dict[str, Any] = {}
+    for name, value in body.items():
+        if isinstance(name, str) and name.lower() in PARAMETERS and value is not None:
+            found[name.lower()] = value
+    return _build(found, config)
+
+
+def _build(found: dict[str, Any], config: Mapping[str, Any]) -> ListQuery:
+    default_count = int(config["SCIMSVC_DEFAULT_COUNT"])
+    max_count = int(config["SCIMSVC_MAX_COUNT"])
+    max_filter = int(config.get("SCIMSVC_MAX_FILTER_LENGTH", 10_000))
+
+    text = found.get("filter")
+    if text is not None:
+        if not isinstance(text, str):
+            raise InvalidFilter("'filter' must be a string.")
+        if len(text) > max_filter:
+            raise InvalidFilter(f"The filter is longer than {max_filter} characters.")
+
+    sort_by = found.get("sortby")
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise InvalidValue("'sortBy' must be an attribute name.")
+    if sort_by is not None and not sort_by.strip():
+        sort_by = None
+    order = found.get("sortorder")
+    descending = False
+    if order is not None:
+        if not isinstance(order, str) or order.strip().lower() not in ("ascending", "descending"):
+            raise InvalidValue("'sortOrder' must be 'ascending' or 'descending' "
+                               "(RFC 7644 §3.4.2.3).")
+        descending = order.strip().lower() == "descending"
+
+    # RFC 7644 §3.4.2.4: startIndex < 1 is taken as 1; a negative count as 0;
+    # a count above the maximum published in ServiceProviderConfig is clamped.
+    start_index = max(_integer(found.get("startindex"), "startIndex", 1), 1)
+    count = _integer(found.get("count"), "count", default_count)
+    count = min(max(count, 0), max_count)
+
+    selection = parse_selection(found.get("attributes"), found.get("excludedattributes"))
+    return ListQuery(text, sort_by, descending, start_index, count, selection)
+
+
+def _integer(value: Any, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise InvalidValue(f"'{name}' must be an integer.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return default
+        sign = text[:1] in "+-"
+        if text[sign:].isascii() and text[sign:].isdigit():
+            return int(text)
+    raise InvalidValue(f"'{name}' must be an integer, not {value!r}.")
+
+
+def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], str],
+               dialect: str = "sqlite") -> dict[str, Any]:
+    """Run ``query`` over the tenant's users and return the ListResponse (RFC 7644 §3.4.2).
+
+    ``location(scim_id)`` gives a user's ``meta.location``. Raises InvalidFilter for a
+    bad filter and InvalidValue for a bad sortBy.
+    """
+    prefix = location("")
+    where = None
+    if query.filter is not None and query.filter.strip():
+        where = filters.compile_filter(query.filter, location_prefix=prefix, dialect=dialect)
+    order_by = filters.sort_terms(query.sort_by, query.descending, location_prefix=prefix) \
+        if query.sort_by else []
+    total, users = user_service.search_users(
+        tenant_id, where, order_by, offset=query.start_index - 1, limit=query.count
+    )
+    resources = [query.selection.apply(dump_user(user, location(user.scim_id)))
+                 for user in users]
+    return {
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": len(resources),
+        "startIndex": query.start_index,
+        "Resources": resources,
+    }
+
+
+__all__ = ["ListQuery", "from_args", "from_search_request", "list_users"]
