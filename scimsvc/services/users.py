@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dialect
@@ -51,6 +51,28 @@ def get_user(tenant_id: int, scim_id: str) -> User:
         raise ResourceNotFound(f"User {scim_id} not found.")
     audit.note_target(user)
     return user
+
+
+def search_users(tenant_id: int, where: Any = None, order_by: Sequence[Any] = (),
+                 offset: int = 0, limit: int | None = None) -> tuple[int, list[User]]:
+    """Count and page the tenant's live users matching ``where`` (RFC 7644 §3.4.2).
+
+    ``where`` is a boolean SQL expression over User (``scimsvc.scim.filters``),
+    ``order_by`` the sort terms (users.id is always appended, so the order is total
+    and pages neither skip nor repeat a user). Returns (totalResults, the page):
+    one COUNT query and, unless ``limit`` is 0, one page query. Removed users
+    (``deleted_at`` set) are never part of the result.
+    """
+    conditions = [User.tenant_id == tenant_id, User.deleted_at.is_(None)]
+    if where is not None:
+        conditions.append(where)
+    total = db.session.scalar(select(func.count()).select_from(User).where(*conditions))
+    if limit == 0 or not total or offset >= total:
+        return total or 0, []
+    page = select(User).where(*conditions).order_by(*order_by, User.id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return total, list(db.session.scalars(page))
 
 
 def check_version(user: User, if_match: str | None) -> None:
@@ -174,7 +196,7 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any, if_match: str | No
         user.password_hash = None
         user.version += 1
         user.updated_at = utcnow()
-    save_document(user, document, password)
+    save_document(user, document, password, operation="patch")
     return user
 
 
