@@ -17,7 +17,8 @@ def create_team(tenant_id: int, name: str, role_names: list[str]) -> Team:
     name = name.strip()
     if not name:
         raise Invalid("A team needs a name.")
-    roles = [get_role(tenant_id, r) for r in dict.fromkeys(role_names)]
+    # In name order, as the relationship loads them, so output is the same before and after.
+    roles = sorted((get_role(tenant_id, r) for r in dict.fromkeys(role_names)), key=lambda r: r.name)
     if _find(tenant_id, name) is not None:
         raise Conflict(f"Team '{name}' already exists.")
     team = Team(tenant_id=tenant_id, name=name, roles=roles)
@@ -47,6 +48,7 @@ def add_role(tenant_id: int, team_name: str, role_name: str) -> Team:
     if role in team.roles:
         raise Conflict(f"Team '{team.name}' already has role '{role.name}'.")
     team.roles.append(role)
+    team.roles.sort(key=lambda r: r.name)
     db.session.commit()
     return team
 

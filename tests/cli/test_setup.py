@@ -1,0 +1,128 @@
+"""scimsvc init, endpoint, org, permission, and what every command shares (help, errors)."""
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+
+from cli.main import cli
+from scimsvc import create_app
+from tests.cli import assert_fails
+from tests.conftest import Admin
+
+
+def test_init_creates_the_default_organization_then_is_idempotent(app):
+    run = Admin(app)
+    first = run("init")
+    assert first.stdout.splitlines()[1] == "Organization 'default' created."
+    assert first.stdout.splitlines()[0].startswith("Database ready: ")
+    second = run("init")
+    assert second.exit_code == 0
+    assert second.stdout.splitlines()[1] == "Organization 'default' already exists."
+    orgs = json.loads(run("org", "list", "--json").stdout)
+    assert [o["slug"] for o in orgs] == ["default"]
+
+
+def test_init_keeps_existing_data(admin):
+    admin("role", "create", "scim-provisioner", "--permission", "scim:provision")
+    admin("init")
+    assert json.loads(admin("role", "list", "--json").stdout)[0]["name"] == "scim-provisioner"
+
+
+def test_command_before_init_asks_for_init(app):
+    assert_fails(Admin(app)("role", "list", ok=False),
+                 "The database is not initialised: run 'scimsvc init' first.")
+
+
+def test_unknown_org_is_one_line_error(admin):
+    assert_fails(admin("--org", "nope", "role", "list", ok=False),
+                 "No organization 'nope'. Run 'scimsvc init' or 'scimsvc org create nope'.")
+
+
+def test_permission_list_prints_the_catalogue(admin):
+    result = admin("permission", "list")
+    assert result.stdout == (
+        "ACTION          TITLE                      SCOPES\n"
+        "scim:provision  Provision Users with SCIM  tenant\n"
+    )
+
+
+def test_permission_list_json(admin):
+    data = json.loads(admin("permission", "list", "--json").stdout)
+    assert data == [{
+        "action": "scim:provision",
+        "title": "Provision Users with SCIM",
+        "scopes": ["tenant"],
+        "description": "Call the SCIM API to create, update, disable and remove the organization's users.",
+    }]
+
+
+def test_org_create_and_list(admin):
+    assert admin("org", "create", "acme", "--name", "Acme Corp").stdout == "Organization 'acme' created.\n"
+    data = json.loads(admin("org", "list", "--json").stdout)
+    assert [(o["slug"], o["name"]) for o in data] == [("acme", "Acme Corp"), ("default", "default")]
+    assert all(o["created"].endswith("Z") for o in data)
+    lines = admin("org", "list").stdout.splitlines()
+    assert lines[0].split() == ["SLUG", "NAME", "CREATED"]
+    assert lines[1].startswith("acme     Acme Corp  ")
+    assert lines[2].startswith("default  default    ")
+
+
+def test_org_create_mistakes(admin):
+    assert_fails(admin("org", "create", "default", ok=False), "Organization 'default' already exists.")
+    assert_fails(admin("org", "create", "Acme Corp", ok=False),
+                 "An organization slug is 1-63 lowercase letters, digits or '-'.")
+
+
+def test_init_with_org_creates_that_organization(admin):
+    result = admin("--org", "acme", "init")
+    assert result.stdout.splitlines()[1] == "Organization 'acme' created."
+    assert admin("--org", "acme", "role", "list", "--json").stdout == "[]\n"
+
+
+def test_endpoint_uses_the_base_url(admin):
+    result = admin("endpoint")
+    assert result.stdout == "https://scim.example.test/scim/v2\n"
+    assert result.stderr == ""
+
+
+def test_endpoint_without_base_url_prints_the_local_default_and_warns(tmp_path, database_url, monkeypatch):
+    monkeypatch.delenv("SCIMSVC_BASE_URL", raising=False)
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SQLALCHEMY_DATABASE_URI": database_url})
+    result = Admin(app)("endpoint")
+    assert result.stdout == "http://127.0.0.1:8000/scim/v2\n"
+    assert "SCIMSVC_BASE_URL is not set" in result.stderr
+
+
+def test_endpoint_strips_a_trailing_slash_from_the_base_url(tmp_path, database_url):
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SQLALCHEMY_DATABASE_URI": database_url,
+                      "SCIMSVC_BASE_URL": "https://idm.example.com/provisioning/"})
+    assert Admin(app)("endpoint").stdout == "https://idm.example.com/provisioning/scim/v2\n"
+
+
+def _commands(group: click.Group, path=()):
+    for name, command in group.commands.items():
+        yield path + (name,), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, path + (name,))
+
+
+@pytest.mark.parametrize("path,command", list(_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_and_option_is_documented(path, command):
+    assert command.help, f"scimsvc {' '.join(path)} has no help text"
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.help, f"scimsvc {' '.join(path)} {param.opts[0]} has no help="
+
+
+def test_the_issue_command_names_exist():
+    names = {" ".join(path) for path, _ in _commands(cli)}
+    assert {
+        "init", "permission list", "role create", "role list", "role show", "role delete",
+        "team create", "team list", "team show", "team add-role", "team remove-role", "team delete",
+        "api-key create", "api-key list", "api-key revoke", "provisioning assign-team",
+        "provisioning show", "endpoint", "serve", "org create", "org list",
+    } <= names
