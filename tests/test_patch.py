@@ -1,0 +1,422 @@
+"""PATCH (RFC 7644 §3.5.2): the RFC's own examples, each error, and the IdP quirks of issue 4.
+
+Every case runs through the API against a real SQLite file: the user is created
+with POST, patched, and the response and a fresh GET are compared with what the
+RFC says. The RFC's Group examples (``members``) are replayed on the User's
+``roles``, the multi-valued complex attribute of the same shape.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_user
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+WORK_ADDRESS = {
+    "type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood",
+    "region": "CA", "postalCode": "91608", "country": "USA", "primary": True,
+}
+HOME_ADDRESS = {"type": "home", "streetAddress": "456 Hollywood Blvd", "locality": "Hollywood",
+                "region": "CA", "postalCode": "91608", "country": "USA"}
+
+
+def babs(scim) -> dict:
+    """RFC 7643 §8.2's full user (abridged), created through the API."""
+    return make_user(
+        scim, "bjensen@example.com",
+        externalId="701984",
+        name={"formatted": "Ms. Barbara J Jensen, III", "familyName": "Jensen", "givenName": "Barbara"},
+        displayName="Babs Jensen",
+        nickName="Babs",
+        emails=[{"value": "bjensen@example.com", "type": "work", "primary": True},
+                {"value": "babs@jensen.org", "type": "home"}],
+        addresses=[WORK_ADDRESS, HOME_ADDRESS],
+        phoneNumbers=[{"value": "555-555-5555", "type": "work"}],
+        roles=[{"value": "2819c223-7f76-453a-919d-413861904646", "display": "Babs Jensen"},
+               {"value": "902c246b-6245-4190-8e05-00816be7344a", "display": "Mandy Pepperidge"}],
+        **{ENTERPRISE: {"employeeNumber": "701984", "department": "Tour Operations",
+                        "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"}},
+           "schemas": [USER, ENTERPRISE]},
+    )
+
+
+def patch(scim, user_id, *operations, headers=None):
+    return scim.patch(f"Users/{user_id}", json={"schemas": [PATCH_OP], "Operations": list(operations)},
+                      headers=headers)
+
+
+def ok(scim, user_id, *operations) -> dict:
+    response = patch(scim, user_id, *operations)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert response.headers["ETag"] == body["meta"]["version"]
+    assert scim.get(f"Users/{user_id}").get_json() == body  # stored, not just echoed
+    return body
+
+
+# --- The RFC 7644 §3.5.2 examples -----------------------------------------------------------
+
+def _work(body):
+    return [a for a in body["addresses"] if a.get("type") == "work"]
+
+
+RFC_EXAMPLES = [
+    # §3.5.2.1: add without path adds each attribute of the value.
+    ("add_without_path",
+     [{"op": "add", "value": {"emails": [{"value": "babs@jensen.org", "type": "home"},
+                                         {"value": "b@other.org", "type": "other"}],
+                              "nickName": "Barbie"}}],
+     lambda b: (b["nickName"] == "Barbie"
+                and [e["value"] for e in b["emails"]]
+                == ["bjensen@example.com", "babs@jensen.org", "b@other.org"])),
+    # §3.5.2.1: add to a multi-valued attribute appends the new values.
+    ("add_members",
+     [{"op": "add", "path": "roles", "value": [{"display": "Babs Jensen", "value": "2819c223-new"}]}],
+     lambda b: [r["value"] for r in b["roles"]][-1] == "2819c223-new" and len(b["roles"]) == 3),
+    # §3.5.2.1: add to a single-valued attribute replaces it.
+    ("add_single_valued", [{"op": "add", "path": "nickName", "value": "Bee"}],
+     lambda b: b["nickName"] == "Bee"),
+    # §3.5.2.2: remove one member selected by a filter.
+    ("remove_member_by_filter",
+     [{"op": "remove", "path": 'roles[value eq "2819c223-7f76-453a-919d-413861904646"]'}],
+     lambda b: [r["value"] for r in b["roles"]] == ["902c246b-6245-4190-8e05-00816be7344a"]),
+    # §3.5.2.2: remove all values of a multi-valued attribute.
+    ("remove_all_members", [{"op": "remove", "path": "roles"}], lambda b: "roles" not in b),
+    # §3.5.2.2: remove a member, then add another, in one request.
+    ("remove_then_add_member",
+     [{"op": "remove", "path": 'roles[value eq "2819c223-7f76-453a-919d-413861904646"]'},
+      {"op": "add", "path": "roles", "value": [{"display": "James Smith", "value": "08e1d05d"}]}],
+     lambda b: [r["value"] for r in b["roles"]] == ["902c246b-6245-4190-8e05-00816be7344a", "08e1d05d"]),
+    # §3.5.2.2: a filter with 'and' on two sub-attributes.
+    ("remove_with_and_filter",
+     [{"op": "remove", "path": 'emails[type eq "work" and value ew "example.com"]'}],
+     lambda b: [e["value"] for e in b["emails"]] == ["babs@jensen.org"]),
+    # §3.5.2.2: remove a single-valued attribute and a sub-attribute.
+    ("remove_single_valued", [{"op": "remove", "path": "nickName"}], lambda b: "nickName" not in b),
+    ("remove_sub_attribute", [{"op": "remove", "path": "name.formatted"}],
+     lambda b: b["name"] == {"familyName": "Jensen", "givenName": "Barbara"}),
+    # §3.5.2.3: replace all members.
+    ("replace_members",
+     [{"op": "replace", "path": "roles", "value": [{"display": "Babs Jensen", "value": "2819c223"},
+                                                   {"display": "James Smith", "value": "08e1d05d"}]}],
+     lambda b: b["roles"] == [{"display": "Babs Jensen", "value": "2819c223"},
+                              {"display": "James Smith", "value": "08e1d05d"}]),
+    # §3.5.2.3: replace the values matched by a filter.
+    ("replace_work_address",
+     [{"op": "replace", "path": 'addresses[type eq "work"]',
+       "value": {"type": "work", "streetAddress": "911 Universal City Plaza", "locality": "Hollywood",
+                 "region": "CA", "postalCode": "91608", "country": "US",
+                 "formatted": "911 Universal City Plaza\nHollywood, CA 91608 US", "primary": True}}],
+     lambda b: _work(b) == [{"type": "work", "streetAddress": "911 Universal City Plaza",
+                             "locality": "Hollywood", "region": "CA", "postalCode": "91608",
+                             "country": "US", "formatted": "911 Universal City Plaza\nHollywood, CA 91608 US",
+                             "primary": True}] and b["addresses"][1] == HOME_ADDRESS),
+    # §3.5.2.3: replace one sub-attribute of the matched values.
+    ("replace_work_street",
+     [{"op": "replace", "path": 'addresses[type eq "work"].streetAddress', "value": "1010 Broadway Ave"}],
+     lambda b: _work(b)[0] == {**WORK_ADDRESS, "streetAddress": "1010 Broadway Ave"}),
+    # §3.5.2.3: replace without path replaces each attribute of the value.
+    ("replace_without_path",
+     [{"op": "replace", "value": {"emails": [{"value": "bjensen@example.com", "type": "work", "primary": True},
+                                             {"value": "babs@jensen.org", "type": "home"}],
+                                  "nickName": "Babsy"}}],
+     lambda b: len(b["emails"]) == 2 and b["nickName"] == "Babsy"),
+    # §3.5.2 path forms: sub-attribute, valuePath with sub-attribute, extension URN paths.
+    ("replace_name_family_name", [{"op": "replace", "path": "name.familyName", "value": "Jensen-Smith"}],
+     lambda b: b["name"]["familyName"] == "Jensen-Smith" and b["name"]["givenName"] == "Barbara"),
+    ("replace_work_email_value",
+     [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "babs@example.com"}],
+     lambda b: b["emails"][0] == {"value": "babs@example.com", "type": "work", "primary": True}),
+    ("replace_work_locality",
+     [{"op": "replace", "path": 'addresses[type eq "work"].locality', "value": "Burbank"}],
+     lambda b: _work(b)[0]["locality"] == "Burbank"),
+    ("replace_enterprise_department",
+     [{"op": "replace", "path": f"{ENTERPRISE}:department", "value": "Marketing"}],
+     lambda b: b[ENTERPRISE]["department"] == "Marketing" and b[ENTERPRISE]["employeeNumber"] == "701984"),
+    ("replace_enterprise_manager_value",
+     [{"op": "replace", "path": f"{ENTERPRISE}:manager.value", "value": "boss-2"}],
+     lambda b: b[ENTERPRISE]["manager"] == {"value": "boss-2"}),
+    ("replace_enterprise_manager",
+     [{"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": "boss-3"}}],
+     lambda b: b[ENTERPRISE]["manager"] == {"value": "boss-3"}),
+    ("remove_enterprise_manager", [{"op": "remove", "path": f"{ENTERPRISE}:manager"}],
+     lambda b: "manager" not in b[ENTERPRISE]),
+    ("core_urn_qualified_path", [{"op": "replace", "path": f"{USER}:displayName", "value": "B. J."}],
+     lambda b: b["displayName"] == "B. J."),
+    ("replace_extension_object",
+     [{"op": "replace", "path": ENTERPRISE, "value": {"costCenter": "4130"}}],
+     lambda b: b[ENTERPRISE]["costCenter"] == "4130" and b[ENTERPRISE]["department"] == "Tour Operations"),
+    ("remove_extension_object", [{"op": "remove", "path": ENTERPRISE}],
+     lambda b: ENTERPRISE not in b and b["schemas"] == [USER]),
+    ("replace_complex_merges_sub_attributes",
+     [{"op": "replace", "path": "name", "value": {"givenName": "Babs"}}],
+     lambda b: b["name"] == {"formatted": "Ms. Barbara J Jensen, III", "familyName": "Jensen",
+                             "givenName": "Babs"}),
+    ("filter_or_binds_looser_than_and",
+     # (type eq "home") or (type eq "work" and value eq "nobody@x") -> only the home email.
+     [{"op": "remove", "path": 'emails[type eq "home" or type eq "work" and value eq "nobody@x"]'}],
+     lambda b: [e["value"] for e in b["emails"]] == ["bjensen@example.com"]),
+    ("filter_not_and_parentheses",
+     [{"op": "remove", "path": 'emails[not (type eq "work") and (value co "jensen")]'}],
+     lambda b: [e["value"] for e in b["emails"]] == ["bjensen@example.com"]),
+    ("filter_is_case_insensitive_where_schema_says",
+     [{"op": "replace", "path": 'EMAILS[TYPE EQ "WORK"].Value', "value": "x@example.com"}],
+     lambda b: b["emails"][0]["value"] == "x@example.com"),
+    ("primary_moves_to_the_newly_marked_value",
+     [{"op": "replace", "path": 'emails[type eq "home"].primary', "value": True}],
+     lambda b: [e.get("primary") for e in b["emails"]] == [False, True]),
+    ("added_primary_value_clears_the_old_one",
+     [{"op": "add", "path": "emails", "value": [{"value": "new@x.org", "type": "other", "primary": True}]}],
+     lambda b: [e.get("primary") for e in b["emails"]] == [False, None, True]),
+    ("password_is_set_and_never_returned", [{"op": "replace", "path": "password", "value": "n3w-Secret"}],
+     lambda b: "password" not in b),
+    ("active_false_then_visible", [{"op": "replace", "path": "active", "value": False}],
+     lambda b: b["active"] is False),
+]
+
+
+@pytest.mark.parametrize("operations, check", [(ops, check) for _, ops, check in RFC_EXAMPLES],
+                         ids=[name for name, _, _ in RFC_EXAMPLES])
+def test_rfc_patch_examples(scim, operations, check):
+    user = babs(scim)
+    body = ok(scim, user["id"], *operations)
+    assert check(body), body
+    assert body["meta"]["version"] == 'W/"2"'
+    assert body["id"] == user["id"] and body["userName"] == "bjensen@example.com"
+
+
+# --- Errors (RFC 7644 §3.5.2, §3.12) ----------------------------------------------------------
+
+ERRORS = [
+    ("remove_without_path", [{"op": "remove"}], 400, "noTarget"),
+    ("remove_filter_matches_nothing", [{"op": "remove", "path": 'emails[type eq "pager"]'}], 400, "noTarget"),
+    ("replace_filter_matches_nothing",
+     [{"op": "replace", "path": 'addresses[type eq "other"]', "value": {"locality": "X"}}], 400, "noTarget"),
+    ("replace_sub_of_unmatched_complex_filter",
+     [{"op": "replace", "path": 'emails[value co "zzz" or type eq "pager"].value', "value": "a@b"}],
+     400, "noTarget"),
+    ("unknown_attribute", [{"op": "replace", "path": "favouriteColour", "value": "blue"}], 400, "invalidPath"),
+    ("unknown_sub_attribute", [{"op": "replace", "path": "name.nickname", "value": "x"}], 400, "invalidPath"),
+    ("unknown_schema_urn", [{"op": "replace", "path": "urn:example:ext:1.0:User:x", "value": "x"}],
+     400, "invalidPath"),
+    ("malformed_path", [{"op": "replace", "path": "emails[type eq \"work\"", "value": "x"}], 400, "invalidPath"),
+    ("path_not_a_string", [{"op": "replace", "path": 42, "value": "x"}], 400, "invalidPath"),
+    ("filter_on_single_valued", [{"op": "replace", "path": 'name[givenName eq "x"]', "value": {}}],
+     400, "invalidPath"),
+    ("malformed_filter", [{"op": "remove", "path": "emails[type eq]"}], 400, "invalidFilter"),
+    ("filter_unknown_sub_attribute", [{"op": "remove", "path": 'emails[colour eq "red"]'}], 400, "invalidFilter"),
+    ("readonly_id", [{"op": "replace", "path": "id", "value": "mine"}], 400, "mutability"),
+    ("readonly_meta", [{"op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"}],
+     400, "mutability"),
+    ("readonly_groups", [{"op": "add", "path": "groups", "value": [{"value": "g1"}]}], 400, "mutability"),
+    ("readonly_manager_display_name",
+     [{"op": "replace", "path": f"{ENTERPRISE}:manager.displayName", "value": "Boss"}], 400, "mutability"),
+    ("readonly_in_pathless_value", [{"op": "replace", "value": {"id": "mine"}}], 400, "mutability"),
+    ("remove_required_username", [{"op": "remove", "path": "userName"}], 400, "mutability"),
+    ("add_without_value", [{"op": "add", "path": "nickName"}], 400, "invalidValue"),
+    ("replace_with_null", [{"op": "replace", "path": "nickName", "value": None}], 400, "invalidValue"),
+    ("wrong_type_boolean", [{"op": "replace", "path": "active", "value": "maybe"}], 400, "invalidValue"),
+    ("wrong_type_string", [{"op": "replace", "path": "displayName", "value": {"x": 1}}], 400, "invalidValue"),
+    ("wrong_type_multi_valued", [{"op": "add", "path": "emails", "value": 17}], 400, "invalidValue"),
+    ("pathless_value_not_object", [{"op": "replace", "value": "x"}], 400, "invalidValue"),
+    ("empty_username", [{"op": "replace", "path": "userName", "value": ""}], 400, "invalidValue"),
+    ("two_primaries", [{"op": "add", "path": "emails", "value": [
+        {"value": "a@x", "primary": True}, {"value": "b@x", "primary": True}]}], 400, "invalidValue"),
+    ("unknown_op", [{"op": "frobnicate", "path": "nickName", "value": "x"}], 400, "invalidSyntax"),
+    ("op_missing", [{"path": "nickName", "value": "x"}], 400, "invalidSyntax"),
+    ("operation_not_object", ["replace nickName"], 400, "invalidSyntax"),
+]
+
+
+@pytest.mark.parametrize("operations, status, scim_type", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_patch_errors_change_nothing(scim, operations, status, scim_type):
+    user = babs(scim)
+    response = patch(scim, user["id"], *operations)
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == str(status)
+    assert body["scimType"] == scim_type
+    assert scim.get(f"Users/{user['id']}").get_json() == user
+
+
+@pytest.mark.parametrize("body", [
+    {"Operations": [{"op": "replace", "path": "nickName", "value": "x"}]},  # no schemas
+    {"schemas": [USER], "Operations": [{"op": "replace", "path": "nickName", "value": "x"}]},
+    {"schemas": [PATCH_OP]},
+    {"schemas": [PATCH_OP], "Operations": []},
+    {"schemas": [PATCH_OP], "Operations": {"op": "replace"}},
+    [{"op": "replace", "path": "nickName", "value": "x"}],
+], ids=["no_schemas", "wrong_schema", "no_operations", "empty_operations", "operations_not_list", "bare_list"])
+def test_body_that_is_not_a_patchop_is_invalid_syntax(scim, body):
+    user = make_user(scim)
+    response = scim.patch(f"Users/{user['id']}", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == "invalidSyntax"
+
+
+def test_operations_are_atomic_a_late_failure_undoes_the_earlier_ones(scim):
+    user = babs(scim)
+    response = patch(scim, user["id"],
+                     {"op": "replace", "path": "nickName", "value": "Changed"},
+                     {"op": "remove", "path": "emails"},
+                     {"op": "remove", "path": 'phoneNumbers[type eq "fax"]'})
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == "noTarget"
+    assert "Operations[2]" in response.get_json()["detail"]
+    assert scim.get(f"Users/{user['id']}").get_json() == user
+
+
+def test_patch_that_changes_nothing_keeps_the_version(scim):
+    user = babs(scim)
+    response = patch(scim, user["id"], {"op": "replace", "path": "nickName", "value": "Babs"},
+                     {"op": "replace", "value": {"active": True}})
+    assert response.status_code == 200
+    assert response.headers["ETag"] == 'W/"1"'
+    assert response.get_json()["meta"]["lastModified"] == user["meta"]["lastModified"]
+
+
+def test_add_of_an_identical_value_does_not_repeat_it(scim):
+    user = babs(scim)
+    body = ok(scim, user["id"], {"op": "add", "path": "emails",
+                                 "value": [{"Value": "babs@jensen.org", "type": "home"}]})
+    assert body["emails"] == user["emails"]
+    assert body["meta"]["version"] == 'W/"1"'
+
+
+def test_each_change_bumps_the_version_and_etag(scim):
+    user = make_user(scim)
+    first = patch(scim, user["id"], {"op": "replace", "path": "nickName", "value": "a"})
+    second = patch(scim, user["id"], {"op": "replace", "path": "nickName", "value": "b"})
+    assert (first.headers["ETag"], second.headers["ETag"]) == ('W/"2"', 'W/"3"')
+
+
+def test_patch_username_to_a_taken_name_is_409(scim):
+    make_user(scim, "alice@example.com")
+    bob = make_user(scim, "bob@example.com")
+    response = patch(scim, bob["id"], {"op": "replace", "path": "userName", "value": "ALICE@example.com"})
+    assert response.status_code == 409
+    assert response.get_json()["scimType"] == "uniqueness"
+    assert scim.get(f"Users/{bob['id']}").get_json()["userName"] == "bob@example.com"
+
+
+def test_patch_username_case_change_of_own_name_is_allowed(scim):
+    user = make_user(scim, "bob@example.com")
+    body = ok(scim, user["id"], {"op": "replace", "path": "userName", "value": "Bob@Example.com"})
+    assert body["userName"] == "Bob@Example.com"
+
+
+def test_patch_if_match_stale_is_412_and_current_is_200(scim):
+    user = make_user(scim)
+    op = {"op": "replace", "path": "nickName", "value": "x"}
+    stale = patch(scim, user["id"], op, headers={"If-Match": 'W/"7"'})
+    assert stale.status_code == 412
+    assert scim.get(f"Users/{user['id']}").get_json() == user
+    fresh = patch(scim, user["id"], op, headers={"If-Match": user["meta"]["version"]})
+    assert fresh.status_code == 200
+
+
+def test_patch_unknown_user_is_404(scim):
+    response = patch(scim, "nope", {"op": "replace", "path": "nickName", "value": "x"})
+    assert response.status_code == 404
+    assert response.get_json()["status"] == "404"
+
+
+def test_patch_password_replaces_the_hash(app, scim):
+    from scimsvc.extensions import db
+    from scimsvc.models import User
+
+    user = make_user(scim, password="first-Secret1")
+    with app.app_context():
+        before = db.session.scalar(db.select(User.password_hash).where(User.scim_id == user["id"]))
+    body = ok(scim, user["id"], {"op": "replace", "path": "password", "value": "second-Secret2"})
+    with app.app_context():
+        after = db.session.scalar(db.select(User.password_hash).where(User.scim_id == user["id"]))
+    assert before and after and before != after and "second" not in after
+    assert "password" not in body and body["meta"]["version"] == 'W/"2"'
+
+
+# --- IdP quirks (issue 4), narrow -------------------------------------------------------------
+
+QUIRKS = [
+    ("okta_pathless_deactivate", [{"op": "replace", "value": {"active": False}}],
+     lambda b: b["active"] is False),
+    ("entra_capitalised_ops",
+     [{"op": "Replace", "path": "displayName", "value": "B"}, {"op": "Add", "path": "title", "value": "T"},
+      {"op": "Remove", "path": "nickName"}],
+     lambda b: (b["displayName"], b["title"], "nickName" in b) == ("B", "T", False)),
+    ("entra_boolean_as_string", [{"op": "Replace", "path": "active", "value": "False"}],
+     lambda b: b["active"] is False),
+    ("entra_primary_as_string",
+     [{"op": "Add", "path": "emails", "value": [{"value": "n@x.org", "type": "other", "primary": "true"}]}],
+     lambda b: b["emails"][-1]["primary"] is True and b["emails"][0]["primary"] is False),
+    ("entra_pathless_dotted_and_urn_keys",
+     [{"op": "Replace", "value": {"name.givenName": "Bea", "name.familyName": "J",
+                                  f"{ENTERPRISE}:department": "Sales", f"{ENTERPRISE}:manager": "m-42",
+                                  "displayName": "Bea J"}}],
+     lambda b: (b["name"]["givenName"], b["name"]["familyName"], b["name"]["formatted"],
+                b[ENTERPRISE]["department"], b[ENTERPRISE]["manager"], b["displayName"])
+     == ("Bea", "J", "Ms. Barbara J Jensen, III", "Sales", {"value": "m-42"}, "Bea J")),
+    ("entra_add_work_email_value_when_none_exists",
+     [{"op": "remove", "path": 'emails[type eq "work"]'},
+      {"op": "Add", "path": 'emails[type eq "work"].value', "value": "new@example.com"}],
+     lambda b: b["emails"] == [{"value": "babs@jensen.org", "type": "home"},
+                               {"type": "work", "value": "new@example.com"}]),
+    ("entra_replace_mobile_phone_value_when_none_exists",
+     [{"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "555-1234"}],
+     lambda b: b["phoneNumbers"][-1] == {"type": "mobile", "value": "555-1234"}),
+    ("entra_manager_bare_string", [{"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "boss-9"}],
+     lambda b: b[ENTERPRISE]["manager"] == {"value": "boss-9"}),
+    ("entra_manager_removed",
+     [{"op": "Remove", "path": f"{ENTERPRISE}:manager", "value": [{"value": "26118915"}]}],
+     lambda b: "manager" not in b[ENTERPRISE]),
+    ("entra_roles_stringified_json_kept_as_sent",
+     [{"op": "Add", "path": "roles",
+       "value": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole",
+                  "value": '{"id":"e7a1c4b2","value":"Admin","displayName":"Admin"}'}]}],
+     lambda b: b["roles"][-1] == {"primary": True, "type": "WindowsAzureActiveDirectoryRole",
+                                  "value": '{"id":"e7a1c4b2","value":"Admin","displayName":"Admin"}'}),
+    ("entra_single_app_role_primary_eq_string",
+     [{"op": "Add", "path": "roles", "value": [{"value": "User", "primary": True}]},
+      {"op": "Replace", "path": 'roles[primary eq "True"].value', "value": "Admin"}],
+     lambda b: b["roles"][-1] == {"value": "Admin", "primary": True}),
+    ("entra_validator_multi_operation_replace",
+     [{"op": "replace", "path": "userName", "value": "babs.new@example.com"},
+      {"op": "replace", "path": "active", "value": False},
+      {"op": "replace", "path": 'emails[type eq "work"].value', "value": "babs.new@example.com"},
+      {"op": "replace", "path": "name.givenName", "value": "Babs"},
+      {"op": "replace", "path": "name.familyName", "value": "Jensen-New"},
+      {"op": "replace", "path": f"{ENTERPRISE}:employeeNumber", "value": "1"}],
+     lambda b: (b["userName"], b["active"], b["emails"][0]["value"], b["name"]["familyName"],
+                b[ENTERPRISE]["employeeNumber"])
+     == ("babs.new@example.com", False, "babs.new@example.com", "Jensen-New", "1")),
+    ("pascal_case_keys_in_value",
+     [{"op": "add", "path": "Emails", "value": [{"Value": "p@x.org", "Type": "other"}]}],
+     lambda b: b["emails"][-1] == {"value": "p@x.org", "type": "other"}),
+]
+
+
+@pytest.mark.parametrize("operations, check", [(ops, check) for _, ops, check in QUIRKS],
+                         ids=[name for name, _, _ in QUIRKS])
+def test_idp_quirks(scim, operations, check):
+    user = babs(scim)
+    body = ok(scim, user["id"], *operations)
+    assert check(body), body
+
+
+def test_enterprise_extension_added_to_a_user_without_it(scim):
+    user = make_user(scim)
+    body = ok(scim, user["id"], {"op": "add", "path": f"{ENTERPRISE}:department", "value": "Ops"})
+    assert body[ENTERPRISE] == {"department": "Ops"}
+    assert body["schemas"] == [USER, ENTERPRISE]
+
+
+def test_quirks_stay_narrow_a_filter_that_pins_nothing_is_still_no_target(scim):
+    user = babs(scim)
+    response = patch(scim, user["id"],
+                     {"op": "replace", "path": 'emails[value co "nomatch"].value', "value": "a@b.c"})
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == "noTarget"
