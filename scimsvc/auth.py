@@ -11,6 +11,7 @@ import re
 
 from .errors import Forbidden, Unauthorized
 from .permissions import SCIM_PROVISION, TENANT
+from .services import audit
 from .services.keys import Credential, authenticate
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scimsvc"'}
@@ -30,6 +31,7 @@ def authorize(header: str | None) -> Credential:
     if credential is None:
         raise Unauthorized("The API key is unknown, revoked or expired.",
                            headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_token"'})
+    audit.identify(credential.key)  # the journal names the key, even when it is refused
     if not credential.permitted:
         # RFC 6750 §3.1: a valid token without the privileges the request needs.
         raise Forbidden(headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="insufficient_scope"'})

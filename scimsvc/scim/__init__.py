@@ -5,8 +5,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import errors
+    from . import errors, requestlog
     from .views import bp
 
     errors.init_app(app)
     app.register_blueprint(bp)
+    requestlog.init_app(app)

@@ -7,6 +7,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ScimError
+from ..services import audit
 from .http import scim_response
 from .schema import ERROR_SCHEMA
 
@@ -22,6 +23,8 @@ def error_body(status: int, detail: str, scim_type: str | None = None) -> dict:
 
 
 def render_scim_error(error: ScimError) -> Response:
+    # A failed or refused request is journaled after its transaction rolled back.
+    audit.record_failure(error.status, error.scim_type)
     return scim_response(error_body(error.status, error.detail, error.scim_type),
                          error.status, error.headers)
 
@@ -37,6 +40,7 @@ def render_http_error(error: HTTPException) -> Response:
     headers = {}
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
+    audit.record_failure(status)
     return scim_response(error_body(status, detail), status, headers)
 
 

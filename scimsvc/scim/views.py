@@ -1,30 +1,43 @@
 """SCIM endpoints (RFC 7644 §3): parse input, call one service, serialise the result."""
 from __future__ import annotations
 
+import re
 import uuid
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from .. import dialect
 from ..auth import authorize
 from ..errors import NotImplementedByServer
+from ..extensions import db
+from ..services import audit
 from ..services import users as user_service
-from . import discovery
+from . import discovery, listing
 from .http import read_json, scim_response, scim_root, user_location
+from .projection import project, selection_from_args
 from .resource import dump_user, load_user
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A client's X-Request-Id is kept if it is a plain token that fits the journal's column.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=@-]{1,64}$")
 
 
 @bp.before_request
 def _authorize():
-    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    presented = request.headers.get("X-Request-Id", "")
+    g.request_id = presented if _REQUEST_ID.match(presented) else uuid.uuid4().hex
     # /Users/.search is a POST that only reads.
     dialect.declare_write_intent(
         request.method in WRITE_METHODS and not request.path.endswith("/.search")
     )
+    # Bound before authorizing, so that a refused request is journaled too.
+    audit.bind(audit.RequestContext(
+        request_id=g.request_id, method=request.method, path=request.path,
+        user_agent=request.headers.get("User-Agent"),
+        target_id=(request.view_args or {}).get("scim_id"),
+    ))
     g.credential = authorize(request.headers.get("Authorization"))
     g.tenant_id = g.credential.key.tenant_id
 
@@ -37,9 +50,16 @@ def _request_id_header(response):
     return response
 
 
+@bp.after_request
+def _journal_read(response):
+    audit.record_read(response.status_code)
+    return response
+
+
 @bp.teardown_app_request
 def _reset_write_intent(_exc):
     dialect.declare_write_intent(False)
+    audit.bind(None)
 
 
 def _user_response(user, status: int = 200):
@@ -47,7 +67,9 @@ def _user_response(user, status: int = 200):
     headers = {"ETag": user_service.etag(user)}
     if status == 201:
         headers["Location"] = location
-    return scim_response(dump_user(user, location), status, headers)
+    # RFC 7644 §3.9: attributes/excludedAttributes apply to every response with a resource.
+    resource = project(dump_user(user, location), selection_from_args(request.args))
+    return scim_response(resource, status, headers)
 
 
 # --- Discovery (RFC 7644 §4) -------------------------------------------------
@@ -78,6 +100,26 @@ def schema(urn: str):
 
 
 # --- Users (RFC 7644 §3.3-§3.6) ----------------------------------------------
+
+@bp.get("/Users")
+def list_users():
+    query = listing.from_args(request.args, current_app.config)
+    return _list_response(query)
+
+
+@bp.post("/Users/.search")
+@bp.post("/.search")
+def search_users():
+    # RFC 7644 §3.4.3; at the root it searches every resource type, and Users is the only one.
+    query = listing.from_search_request(read_json(), current_app.config)
+    return _list_response(query)
+
+
+def _list_response(query: listing.ListQuery):
+    body = listing.list_users(g.tenant_id, query, location=user_location,
+                              dialect=db.engine.dialect.name)
+    return scim_response(body)
+
 
 @bp.post("/Users")
 def create_user():

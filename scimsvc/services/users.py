@@ -118,18 +118,21 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None) 
     if settings.on_recreate == "restore":
         returning = lifecycle.returning_account(tenant_id, fold(document["userName"]),
                                                 document.get("externalId"))
-    if returning is not None:
-        user, changes = _restore(returning, document, password)
-    else:
-        now = utcnow()
-        user = User(tenant_id=tenant_id, scim_id=str(uuid.uuid4()), created_at=now, updated_at=now,
-                    version=1)
-        _apply(user, document, password, fresh=True)
-        db.session.add(user)
-        changes = audit.diff({}, audit.snapshot(user), password_changed=password is not None)
-    if settings.assign_team is not None and settings.assign_team not in user.teams:
-        user.teams.append(settings.assign_team)
-    audit.record(user, "restore" if returning is not None else "create", 201, changes)
+    # Nothing is flushed before _commit_unique, which turns a taken userName into a 409.
+    with db.session.no_autoflush:
+        if returning is not None:
+            user, changes = _restore(returning, document, password)
+        else:
+            now = utcnow()
+            user = User(tenant_id=tenant_id, scim_id=str(uuid.uuid4()), created_at=now,
+                        updated_at=now, version=1)
+            _apply(user, document, password, fresh=True)
+            db.session.add(user)
+            changes = audit.diff({}, audit.snapshot(user), password_changed=password is not None)
+        if settings.assign_team is not None and (
+                returning is None or settings.assign_team not in user.teams):
+            user.teams.append(settings.assign_team)
+        audit.record(user, "restore" if returning is not None else "create", 201, changes)
     _commit_unique(document)
     return user
 
