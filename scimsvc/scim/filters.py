@@ -307,19 +307,23 @@ class _Compiler:
         self.dialect = dialect
 
     # ``scope`` is None at the top level, or the ResolvedPath of the complex
-    # attribute whose value filter (``attr[...]``) is being compiled.
-    def node(self, node: Node, scope: ResolvedPath | None, depth: int) -> ColumnElement[bool]:
+    # attribute whose value filter (``attr[...]``) is being compiled. ``negated``
+    # says a ``not`` encloses the node: only there can SQL's NULL (an absent value)
+    # differ from false, so only there do comparisons get an IS NOT NULL guard
+    # (elsewhere the guard would only distract the planner from the index).
+    def node(self, node: Node, scope: ResolvedPath | None, depth: int,
+             negated: bool = False) -> ColumnElement[bool]:
         if depth > MAX_NESTING:
             raise InvalidFilter(f"The filter is nested more than {MAX_NESTING} levels deep.")
         if isinstance(node, And):
-            return and_(*(self.node(item, scope, depth + 1) for item in node.items))
+            return and_(*(self.node(item, scope, depth + 1, negated) for item in node.items))
         if isinstance(node, Or):
-            return or_(*(self.node(item, scope, depth + 1) for item in node.items))
+            return or_(*(self.node(item, scope, depth + 1, negated) for item in node.items))
         if isinstance(node, Not):
-            return not_(self.node(node.item, scope, depth + 1))
+            return not_(self.node(node.item, scope, depth + 1, True))
         if isinstance(node, ValueFilter):
-            return self.value_filter(node, scope, depth)
-        return self.comparison(node, scope)
+            return self.value_filter(node, scope, depth, negated)
+        return self.comparison(node, scope, negated)
 
     def resolve(self, ref: AttrRef, scope: ResolvedPath | None) -> ResolvedPath:
         if scope is not None:
@@ -343,7 +347,7 @@ class _Compiler:
         return resolved
 
     def value_filter(self, node: ValueFilter, scope: ResolvedPath | None,
-                     depth: int) -> ColumnElement[bool]:
+                     depth: int, negated: bool) -> ColumnElement[bool]:
         if scope is not None:
             raise InvalidFilter("Invalid filter: value filters cannot be nested.")
         outer = self.resolve(node.attr, None)
@@ -351,16 +355,20 @@ class _Compiler:
         if attribute.type != "complex":
             raise InvalidFilter(f"'{node.attr}' is not a complex attribute: "
                                 f"it cannot take a [filter].")
-        inner = self.node(node.filter, outer, depth + 1)
         if attribute.multi_valued:
             if not _is_stored(attribute.name):
                 return false()  # groups: never stored, so no value matches
-            return values_match(attribute.name, inner)
-        return inner  # a single complex value: its sub-attributes are plain columns/paths
+            # A subquery: its WHERE starts un-negated again; IN itself is never NULL.
+            return values_match(attribute.name, self.node(node.filter, outer, depth + 1))
+        return self.node(node.filter, outer, depth + 1, negated)  # a single complex value: its sub-attributes are plain columns/paths
 
-    def comparison(self, node: Comparison, scope: ResolvedPath | None) -> ColumnElement[bool]:
+    def comparison(self, node: Comparison, scope: ResolvedPath | None,
+                   negated: bool) -> ColumnElement[bool]:
         if node.op not in ALL_OPS:
             raise InvalidFilter(f"The operator '{node.op}' is not supported.")
+        if scope is None and node.attr.uri is None and node.attr.sub is None \
+                and node.attr.name.lower() == "schemas":
+            return self.schemas(node)
         resolved = self.resolve(node.attr, scope)
         attribute = resolved.attribute
         if scope is None and attribute.multi_valued:
@@ -378,17 +386,40 @@ class _Compiler:
             item = ResolvedPath(resolved.schema, attribute, sub)
             return values_match(attribute.name,
                                 compile_comparison(self.value_target(item), node.op, node.value,
-                                                   self.dialect))
+                                                   self.dialect, guarded=False))
         if scope is not None and attribute.multi_valued:
             return compile_comparison(self.value_target(resolved), node.op, node.value,
-                                      self.dialect)
+                                      self.dialect, guarded=negated)
         if resolved.leaf.type == "complex":
             if node.op != "pr":
                 raise InvalidFilter(f"'{node.attr}' is a complex attribute: compare one of its "
                                     f"sub-attributes (e.g. '{attribute.name}."
                                     f"{attribute.sub_attributes[0].name}').")
             return self.complex_present(resolved)
-        return compile_comparison(self.user_target(resolved), node.op, node.value, self.dialect)
+        return compile_comparison(self.user_target(resolved), node.op, node.value, self.dialect,
+                                  guarded=negated)
+
+    @staticmethod
+    def schemas(node: Comparison) -> ColumnElement[bool]:
+        """``schemas`` (RFC 7644 §3.4.2.2, Figure 2): the core URN, plus each extension present.
+
+        Schema URIs compare ignoring case; the multi-valued rule applies (any URN).
+        """
+        if node.op == "pr":
+            return true()
+        if not isinstance(node.value, str):
+            raise InvalidFilter("'schemas' holds URNs: compare it with a quoted string.")
+        wanted = node.value.lower()
+        tests = {"eq": lambda u: u == wanted, "ne": lambda u: u != wanted,
+                 "co": lambda u: wanted in u, "sw": lambda u: u.startswith(wanted),
+                 "ew": lambda u: u.endswith(wanted), "gt": lambda u: u > wanted,
+                 "ge": lambda u: u >= wanted, "lt": lambda u: u < wanted,
+                 "le": lambda u: u <= wanted}
+        if tests[node.op](scim_schema.USER_SCHEMA.lower()):
+            return true()
+        present = [User.data[(extension.id,)].as_string().is_not(None)
+                   for extension in scim_schema.EXTENSIONS if tests[node.op](extension.id.lower())]
+        return or_(*present) if present else false()
 
     @staticmethod
     def complex_present(resolved: ResolvedPath) -> ColumnElement[bool]:
@@ -528,13 +559,15 @@ def values_match(attr: str, predicate: ColumnElement[bool]) -> ColumnElement[boo
     )
 
 
-def compile_comparison(target: Target, op: str, value: Any,
-                       dialect: str = "sqlite") -> ColumnElement[bool]:
-    """Compile ``target op value`` into a two-valued SQL predicate (RFC 7644 §3.4.2.2, Table 3).
+def compile_comparison(target: Target, op: str, value: Any, dialect: str = "sqlite", *,
+                       guarded: bool = True) -> ColumnElement[bool]:
+    """Compile ``target op value`` into an SQL predicate (RFC 7644 §3.4.2.2, Table 3).
 
     String comparisons follow the attribute's caseExact (RFC 7643 §2.2); ``co``/``sw``/
     ``ew`` match ``%`` and ``_`` literally; gt/ge/lt/le on booleans and binary values
-    are invalidFilter, as the RFC requires. An absent value never matches.
+    are invalidFilter, as the RFC requires. An absent value never matches; with
+    ``guarded`` the predicate is two-valued (false, not NULL, when the value is
+    absent), which it must be under ``not``.
     """
     attribute = target.attribute
     kind = attribute.type
@@ -558,9 +591,10 @@ def compile_comparison(target: Target, op: str, value: Any,
         if not isinstance(value, bool):
             raise InvalidFilter(f"'{name}' is a boolean: compare it with true or false.")
         predicate = target.expr == value if op == "eq" else target.expr != value
-        return _guard(target, predicate)
+        return _guard(target, predicate) if guarded else predicate
     if kind == "dateTime":
-        return _compare_time(target, op, value)
+        predicate = _compare_time(target, op, value)
+        return _guard(target, predicate) if guarded else predicate
     if not isinstance(value, str):
         raise InvalidFilter(f"'{name}' is a string: compare it with a quoted value.")
     if kind == "binary" and op in ORDERING_OPS:
@@ -580,7 +614,7 @@ def compile_comparison(target: Target, op: str, value: Any,
     else:
         predicate = _match(expr, op, value, exact=attribute.case_exact,
                            ranged=target.column and dialect == "sqlite")
-    return _guard(target, predicate)
+    return _guard(target, predicate) if guarded else predicate
 
 
 def _guard(target: Target, predicate: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -682,7 +716,7 @@ def _compare_time(target: Target, op: str, value: Any) -> ColumnElement[bool]:
         predicate = expr < ceil
     else:  # le
         predicate = expr < floor + _MS
-    return _guard(target, predicate)
+    return predicate
 
 
 __all__ = [
