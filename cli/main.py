@@ -129,6 +129,7 @@ def _redact(uri: str) -> str:
 def _register() -> None:
     from . import admin  # noqa: F401  (registers the admin command groups)
     from . import db  # noqa: F401  (scimsvc db: schema migrations)
+    from . import audit, users  # noqa: F401  (scimsvc audit, scimsvc user)
 
 
 _register()

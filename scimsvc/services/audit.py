@@ -200,8 +200,8 @@ def record(user: User, operation: str, status: int, changes: dict[str, Any]) -> 
     context = _current.get()
     if context is None:
         return None
-    note_target(user)
     entry = _event(context, operation, status, changes=changes, tenant_id=user.tenant_id)
+    entry.target_user_id, entry.target_user_name = user.scim_id, user.user_name
     db.session.add(entry)
     context.event = entry
     return entry
@@ -229,6 +229,9 @@ def record_failure(status: int, scim_type: str | None = None) -> None:
         return  # the request's change (and its event) committed before it failed
     entry = _event(context, operation_for(context.method, context.path), status,
                    scim_type=scim_type)
+    if context.event is not None and context.target_name is None:
+        # A create that failed at commit: name the userName it asked for (it has no id).
+        entry.target_user_name = context.event.target_user_name
     _write_alone(entry)
     context.event = entry
 

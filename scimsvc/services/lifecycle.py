@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ..errors import Invalid, NotFound
 from ..extensions import db
@@ -70,7 +71,7 @@ def access(user: User) -> Access:
 
 def list_accounts(tenant_id: int, status: str | None = None) -> list[User]:
     """Return the organization's accounts (removed ones included), by userName."""
-    query = select(User).where(User.tenant_id == tenant_id)
+    query = select(User).where(User.tenant_id == tenant_id).options(selectinload(User.teams))
     if status is not None:
         if status not in STATUSES:
             raise Invalid(f"--status is one of: {', '.join(STATUSES)}.")
