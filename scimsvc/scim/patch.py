@@ -693,7 +693,7 @@ def check_immutable(old: dict[str, Any], new: dict[str, Any],
     has no value, and never changed or removed afterwards. Raises Mutability.
     """
     for schema in schemas or tuple(SCHEMAS.values()):
-        ext = None if schema is CORE_USER else schema.id
+        ext = None if schema.id == CORE_USER.id else schema.id
         before = old.get(ext, {}) if ext else old
         after = new.get(ext, {}) if ext else new
         _check_attributes(schema.attributes, before, after, schema.id)
