@@ -126,3 +126,12 @@ def test_the_issue_command_names_exist():
         "api-key create", "api-key list", "api-key revoke", "provisioning assign-team",
         "provisioning show", "endpoint", "serve", "org create", "org list",
     } <= names
+
+
+def test_serve_refuses_an_uninitialised_database(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "empty"))
+    result = CliRunner().invoke(cli, ["serve", "--port", "8000"])  # never reaches gunicorn
+    assert_fails(result, "The database is not initialised: run 'scimsvc init' first.")

@@ -1,0 +1,232 @@
+"""End to end: the README's admin steps through the real ``scimsvc`` console script, then a
+real ``scimsvc serve`` (gunicorn) process answering HTTP on a free port.
+
+The other tests drive the app in-process; this one proves the pieces a person
+actually runs fit together: the console script, configuration from the
+environment, the SQLite file in the instance folder, gunicorn workers building
+their own app, and a clean shutdown on SIGTERM and Ctrl-C.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BASE_URL = "https://scim.example.test"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+STARTUP_SECONDS = 30  # generous: a loaded CI machine; a healthy start takes about a second
+
+# Never send requests to 127.0.0.1 through an HTTP proxy from the environment.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _console_script() -> str:
+    beside = Path(sys.executable).with_name("scimsvc")
+    found = str(beside) if beside.exists() else shutil.which("scimsvc")
+    if not found:
+        pytest.fail("the scimsvc console script is not installed (run 'make install')")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Instance:
+    """A scimsvc instance folder, driven the way an admin does: through the console script."""
+
+    folder: Path
+    script: str
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([self.script, *args], env=self.env, cwd=self.folder,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"scimsvc {' '.join(args)}: {result.stderr}"
+        assert "Traceback" not in result.stderr
+        return result
+
+    def serve(self, port: int) -> subprocess.Popen:
+        log = open(self.folder / f"serve-{port}.log", "w")
+        return subprocess.Popen([self.script, "serve", "--port", str(port), "--workers", "1"],
+                                env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+
+    def log(self, port: int) -> str:
+        return (self.folder / f"serve-{port}.log").read_text()
+
+
+@dataclass
+class Server:
+    instance: Instance
+    process: subprocess.Popen
+    port: int
+    key: str
+    readonly_key: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/scim/v2"
+
+    def call(self, method: str, path: str, body: Any = None,
+             key: str | None = None) -> tuple[int, Any, Any]:
+        """Send one request; return (status, headers, parsed JSON body or None)."""
+        headers = {"Accept": "application/scim+json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/scim+json"
+        request = urllib.request.Request(f"{self.url}/{path}", data=data, method=method, headers=headers)
+        try:
+            with _opener.open(request, timeout=10) as response:
+                status, answer_headers, raw = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, answer_headers, raw = error.code, error.headers, error.read()
+        return status, answer_headers, json.loads(raw) if raw else None
+
+
+def _wait_until_answering(server: Server) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if server.process.poll() is not None:
+            pytest.fail(f"scimsvc serve exited with {server.process.returncode}:\n"
+                        f"{server.instance.log(server.port)}")
+        try:
+            status, _, _ = server.call("GET", "ServiceProviderConfig")
+            if status == 401:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"scimsvc serve did not answer in {STARTUP_SECONDS}s:\n"
+                        f"{server.instance.log(server.port)}")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen, sig: int) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory) -> Instance:
+    folder = tmp_path_factory.mktemp("e2e")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSVC_")}
+    env.update(SCIMSVC_INSTANCE_PATH=str(folder / "instance"), SCIMSVC_BASE_URL=BASE_URL)
+    made = Instance(folder, _console_script(), env)
+    init = made.run("init")
+    assert init.stdout.splitlines()[1] == "Organization 'default' created."
+    return made
+
+
+@pytest.fixture(scope="module")
+def server(instance) -> Server:
+    port = _free_port()
+    process = instance.serve(port)  # boots while the admin steps run
+    try:
+        # The README's five steps.
+        instance.run("role", "create", "scim-provisioner", "--permission", "scim:provision")
+        instance.run("team", "create", "identity-provider", "--role", "scim-provisioner")
+        key = instance.run("api-key", "create", "--team", "identity-provider", "--name", "okta").stdout.strip()
+        instance.run("team", "create", "employees", "--role", "scim-provisioner")
+        instance.run("provisioning", "assign-team", "employees")
+        assert instance.run("endpoint").stdout == f"{BASE_URL}/scim/v2\n"
+        # A key whose team lacks the permission.
+        instance.run("team", "create", "readers")
+        readonly = instance.run("api-key", "create", "--team", "readers", "--name", "readonly").stdout.strip()
+
+        running = Server(instance, process, port, key, readonly)
+        _wait_until_answering(running)
+        yield running
+    finally:
+        code = _stop(process, signal.SIGTERM)
+    assert code == 0, instance.log(port)
+    assert "Shutting down: Master" in instance.log(port)
+
+
+def test_create_user_with_the_printed_key(server):
+    status, headers, body = server.call("POST", "Users", {
+        "schemas": [USER], "userName": "alice@example.com",
+        "name": {"givenName": "Alice", "familyName": "Liddell"},
+    }, key=server.key)
+    assert status == 201, body
+    assert headers["Location"] == f"{BASE_URL}/scim/v2/Users/{body['id']}"
+    assert body["meta"]["location"] == headers["Location"]
+    assert headers["Content-Type"].startswith("application/scim+json")
+
+    status, _, fetched = server.call("GET", f"Users/{body['id']}", key=server.key)
+    assert status == 200
+    assert fetched["userName"] == "alice@example.com"
+
+    shown = server.instance.run("team", "show", "employees").stdout.splitlines()
+    assert shown[2] == "Members: 1"
+    assert shown[4].split() == ["alice@example.com", body["id"], "active"]
+
+
+def test_no_key_is_401(server):
+    status, headers, body = server.call("POST", "Users", {"schemas": [USER], "userName": "eve@example.com"})
+    assert status == 401
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == "401"
+
+
+def test_key_of_a_team_lacking_the_permission_is_403(server):
+    status, _, body = server.call("POST", "Users", {"schemas": [USER], "userName": "eve@example.com"},
+                                  key=server.readonly_key)
+    assert status == 403
+    assert body["status"] == "403"
+
+
+def test_database_file_holds_no_plaintext_key(server):
+    database = server.instance.folder / "instance" / "scimsvc.sqlite3"
+    contents = b"".join(p.read_bytes() for p in (database, Path(f"{database}-wal")) if p.exists())
+    assert hashlib.sha256(server.key.encode()).hexdigest().encode() in contents  # the right file
+    assert server.key.encode() not in contents
+    assert server.key[len("scimsvc_") + 13:].encode() not in contents
+
+
+def test_revoked_key_is_401(server):
+    """Runs last against the server: it revokes the key the other tests use."""
+    assert server.call("GET", "ServiceProviderConfig", key=server.key)[0] == 200
+    assert server.instance.run("api-key", "revoke", "okta", "--yes").stdout == "API key 'okta' revoked.\n"
+    status, headers, body = server.call("POST", "Users", {"schemas": [USER], "userName": "bob@example.com"},
+                                        key=server.key)
+    assert status == 401
+    assert 'error="invalid_token"' in headers["WWW-Authenticate"]
+    assert body["detail"] == "The API key is unknown, revoked or expired."
+
+
+def test_ctrl_c_stops_the_server_cleanly(instance):
+    port = _free_port()
+    process = instance.serve(port)
+    running = Server(instance, process, port, key="", readonly_key="")
+    try:
+        _wait_until_answering(running)
+    finally:
+        code = _stop(process, signal.SIGINT)
+    assert code == 0, instance.log(port)
+    assert "Shutting down: Master" in instance.log(port)
