@@ -445,3 +445,44 @@ def test_prune_never_touches_another_organizations_events(admin, app):
         db.session.commit()
     admin("audit", "prune", "--older-than", "30", "--yes")
     assert [e["requestId"] for e in events(app)] == ["bulk-40-1"]
+
+
+# --- cost ------------------------------------------------------------------------------------
+
+class Statements:
+    """Collects the SQL statements the app's engine runs."""
+
+    def __init__(self, app):
+        from sqlalchemy import event
+
+        self.seen: list[str] = []
+        with app.app_context():
+            self.engine = db.engine
+        event.listen(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn, _cursor, statement, *_args):
+        self.seen.append(" ".join(statement.split()))
+
+    def close(self):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def test_a_write_costs_one_insert_and_a_read_no_query_for_the_journal(app, scim, monkeypatch):
+    monkeypatch.setattr(audit, "READS_SETTING_TTL", 3600.0)  # no dependence on the clock
+    user = make_user(scim)
+    scim.get(f"Users/{user['id']}")  # the journal_reads setting is now cached
+    statements = Statements(app)
+    try:
+        scim.get(f"Users/{user['id']}")
+        reads = list(statements.seen)
+        statements.seen.clear()
+        scim.put(f"Users/{user['id']}", json={"userName": "bjensen@example.com", "title": "x"})
+        writes = list(statements.seen)
+    finally:
+        statements.close()
+    assert not [s for s in reads if "audit_events" in s or "provisioning_settings" in s]
+    assert [s for s in writes if "audit_events" in s] == [
+        s for s in writes if s.startswith("INSERT INTO audit_events")]
+    assert len([s for s in writes if "audit_events" in s]) == 1
