@@ -114,6 +114,8 @@ def operation_for(method: str, path: str) -> str:
     # /scim/v2/Users[/<id>|/.search]
     resource = parts[2] if len(parts) > 2 else ""
     rest = parts[3:]
+    if resource == ".search" and not rest:
+        return "search" if method == "POST" else "other"
     if resource.lower() == "users":
         if rest == [".search"]:
             return "search" if method == "POST" else "other"
