@@ -41,3 +41,15 @@ $(PG_STAMP): $(STAMP)
 .PHONY: test-postgres
 test-postgres: $(PG_STAMP) ## Run the test suite on PostgreSQL (SCIMSVC_TEST_DATABASE_URL=...)
 	SCIMSVC_TEST_DATABASE_URL='$(SCIMSVC_TEST_DATABASE_URL)' $(BIN)/python -m pytest
+
+# Benchmark (not part of `make test`): a real `scimsvc serve` with N users; see docs/performance.md.
+N ?= 10000
+DB ?=
+PEER ?=
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: install ## Benchmark a real server with N users (N=10000; DB=postgresql+psycopg://...; PEER=1 adds scim2-server)
+	@mkdir -p bench-results
+	$(BIN)/python -m tests.bench.run --users $(N) $(if $(DB),--db '$(DB)') $(if $(PEER),--peer) \
+		--out bench-results/bench-$(N)$(if $(DB),-postgresql).json $(BENCH_ARGS)
