@@ -78,10 +78,18 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
+        # SQLite's lower() folds ASCII only; filters compare lower(column) with
+        # services.users.fold(value) (= str.lower), so both sides must fold alike
+        # (PostgreSQL's lower() already handles every letter of a UTF-8 database).
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def is_unique_violation(error: IntegrityError) -> bool:

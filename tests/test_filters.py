@@ -375,3 +375,14 @@ def test_lookups_are_answered_from_an_index(app, scim, people, text, index):
     for plan in _plans_of_user_queries(app, scim, text):
         assert index in plan, plan
         assert "SCAN users" not in plan, plan
+
+
+def test_case_insensitive_comparison_folds_non_ascii_letters(scim):
+    make_user(scim, "Émile@Example.com", displayName="ÉMILE Zola",
+              name={"givenName": "Émile", "familyName": "Zola"},
+              emails=[{"value": "Émile@Example.com", "type": "Work"}],
+              title="Écrivain")
+    for text in ['userName eq "émile@example.com"', 'displayName eq "émile zola"',
+                 'displayName sw "émile"', 'name.givenName eq "ÉMILE"', 'title co "écri"',
+                 'emails.value eq "émile@EXAMPLE.com"', 'emails[type eq "WORK"]']:
+        assert matched(scim, text) == {"Émile@Example.com"}, text
