@@ -11,7 +11,7 @@ import secrets
 import uuid
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dialect
@@ -214,6 +214,8 @@ def save_document(user: User, document: dict[str, Any], password: str | None, *,
     an unchanged document too, with an empty diff.
     """
     before = audit.snapshot(user)
+    # A password set here, or cleared by the caller (PATCH remove), is journaled as "changed".
+    password_changed = password is not None or inspect(user).attrs.password_hash.history.has_changes()
     changed = document != user.data or password is not None
     if changed:
         _apply(user, document, password, fresh=False)
@@ -221,7 +223,7 @@ def save_document(user: User, document: dict[str, Any], password: str | None, *,
         user.updated_at = utcnow()
     after = audit.snapshot(user)
     audit.record(user, audit.update_operation(operation, before, after), 200,
-                 audit.diff(before, after, password_changed=password is not None))
+                 audit.diff(before, after, password_changed=password_changed))
     _commit_unique(document)
 
 
