@@ -486,3 +486,13 @@ def test_a_write_costs_one_insert_and_a_read_no_query_for_the_journal(app, scim,
     assert [s for s in writes if "audit_events" in s] == [
         s for s in writes if s.startswith("INSERT INTO audit_events")]
     assert len([s for s in writes if "audit_events" in s]) == 1
+
+
+def test_patch_removing_the_password_is_journaled_as_changed(app, scim):
+    user = make_user(scim, password=PASSWORD)
+    response = patch(scim, user["id"], {"op": "remove", "path": "password"})
+    assert response.status_code == 200
+    event = events(app)[-1]
+    assert (event["operation"], event["changes"]) == ("patch", {"password": "changed"})
+    with app.app_context():
+        assert db.session.scalar(select(User.password_hash)) is None
