@@ -166,6 +166,10 @@ def load_user(payload: Any) -> tuple[dict[str, Any], str | None]:
         raise InvalidSyntax("The request body must be a JSON object describing a User.")
     document = load_document(payload)
     password = document.pop("password", None)
+    # RFC 7643 §4.1.1 gives ``active`` no default; this service provisions a user as
+    # active unless told otherwise, and says so in the resource. Only a PATCH
+    # "remove" leaves it unassigned (then omitted, and still treated as active).
+    document.setdefault("active", True)
     user_name = document.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required and must be a non-empty string.")
@@ -214,14 +218,14 @@ def format_time(value) -> str:
 def dump_user(user, location: str) -> dict[str, Any]:
     """Render a user as its SCIM resource (RFC 7643 §3, §4.1).
 
-    That is the stored document plus ``id``, ``meta`` and ``active`` (absent
-    ``active`` is stored as true). ``groups`` is readOnly and this service serves
-    no Group resources, so it is never returned.
+    That is the stored document plus ``id`` and ``meta``. ``active`` is in the
+    document unless a PATCH removed it (``load_user`` defaults it to true), and an
+    unassigned attribute is not returned (RFC 7643 §2.5). ``groups`` is readOnly
+    and this service serves no Group resources, so it is never returned.
     """
     data = user.data
     resource: dict[str, Any] = {"schemas": schemas_of(data), "id": user.scim_id}
     resource.update(data)
-    resource["active"] = user.active
     resource["meta"] = {
         "resourceType": "User",
         "created": format_time(user.created_at),

@@ -169,8 +169,6 @@ def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], passwor
     user = get_user(tenant_id, scim_id)
     check_version(user, if_match)
     check_immutable(user.data, document)
-    if {"active": True, **document} == {**user.data, "active": user.active}:
-        document = user.data  # the same resource sent back (Okta echoes active): keep the version
     save_document(user, document, password)
     return user
 
@@ -186,17 +184,13 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any, if_match: str | No
     """
     user = get_user(tenant_id, scim_id)
     check_version(user, if_match)
-    # Absent ``active`` means true (see _apply); spell it out so filters and replace see it.
-    current = {**user.data, "active": user.active}
-    result = apply_patch(current, operations)
+    result = apply_patch(user.data, operations)
     document = load_document(result.document)
     password = document.pop("password", None) or result.password
     user_name = document.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required and must be a non-empty string.")
     check_immutable(user.data, document)
-    if document == current:
-        document = user.data  # unchanged: save_document must not bump the version
     if result.password_removed and user.password_hash is not None:
         user.password_hash = None
         user.version += 1
