@@ -258,6 +258,7 @@ BAD_FILTERS = [
     'not userName eq "x"', "userName eq 'x'", 'userName eq "x" ~', 'emails[type eq "work"',
     'emails[type eq "w"][value eq "x"]', 'emails[type eq "w" and ims[type pr]]',
     'userName eq "a\\qb"', 'userName eq "x"\nor title pr',
+    'userName eq "\\ud800"', 'userName eq "a\\u0000b"',
     # RFC 7644 §3.4.2.2: gt/ge/lt/le on booleans (and binary) are invalidFilter.
     'active gt true', 'emails[primary lt true]', 'x509Certificates.value ge "MII"',
     # Complex attributes need a sub-attribute; values must fit the attribute's type.

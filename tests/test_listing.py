@@ -352,3 +352,10 @@ def test_listing_runs_one_count_and_one_page_query(app, scim, seven):
     assert len(statements) == 2
     assert "count(*)" in statements[0]
     assert "LIMIT" in statements[1]
+
+
+def test_search_request_numbers_may_be_integral_json_numbers(scim, seven):
+    body = scim.post("Users/.search", json={"count": 2.0, "startIndex": "3"}).get_json()
+    assert body["itemsPerPage"] == 2 and body["startIndex"] == 3
+    assert names(body) == ["user2@example.com", "user3@example.com"]
+    error(scim.post("Users/.search", json={"count": 2.5}))

@@ -66,9 +66,14 @@ class FilterLexer(SCIMLexer):
     @_(r'"(?:[^"\\]|\\.)*"')  # noqa: F821
     def COMP_VALUE(self, t):
         try:
-            t.value = json.loads(t.value)
+            value = json.loads(t.value)
+            value.encode("utf-8")  # a lone surrogate (\ud800) is no text a database can hold
         except ValueError:
-            raise InvalidFilter(f"Invalid string literal {t.value} in filter.") from None
+            raise InvalidFilter(f"Invalid string literal {shown(t.value)} at position "
+                                f"{t.index + 1} of the filter.") from None
+        if "\x00" in value:
+            raise InvalidFilter("A filter value cannot contain the NUL character.")
+        t.value = value
         return t
 
     def ATTRNAME(self, t):
@@ -170,6 +175,11 @@ class Not:
 
 
 Node = Union[Comparison, ValueFilter, And, Or, Not]
+
+
+def shown(text: str) -> str:
+    """``text`` made safe to echo in an error detail (lone surrogates escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_filter(text: str) -> Node:
@@ -490,13 +500,13 @@ def sort_terms(sort_by: str, descending: bool = False, *,
         if resolved is None and urn == scim_schema.USER_SCHEMA:
             resolved = scim_schema.resolve(None, name, sub or None)
     if resolved is None or resolved.leaf.returned == "never":
-        raise InvalidValue(f"sortBy '{sort_by}' does not name a sortable attribute.")
+        raise InvalidValue(f"sortBy '{shown(sort_by)}' does not name a sortable attribute.")
     attribute = resolved.attribute
     compiler = _Compiler(location_prefix, "sqlite")
     if attribute.multi_valued:
         sub_attribute = resolved.sub_attribute or attribute.sub("value")
         if sub_attribute is None or not _is_stored(attribute.name):
-            raise InvalidValue(f"sortBy '{sort_by}' does not name a sortable attribute.")
+            raise InvalidValue(f"sortBy '{shown(sort_by)}' does not name a sortable attribute.")
         target = compiler.value_target(ResolvedPath(resolved.schema, attribute, sub_attribute))
         expr = target.expr if sub_attribute.case_exact or target.folded \
             else func.lower(target.expr)
@@ -512,7 +522,7 @@ def sort_terms(sort_by: str, descending: bool = False, *,
         nullable = True
     else:
         if resolved.leaf.type == "complex":
-            raise InvalidValue(f"sortBy '{sort_by}' is a complex attribute: name one of its "
+            raise InvalidValue(f"sortBy '{shown(sort_by)}' is a complex attribute: name one of its "
                                f"sub-attributes (RFC 7644 §3.4.2.3).")
         target = compiler.user_target(resolved)
         leaf = resolved.leaf
@@ -675,7 +685,7 @@ def parse_time(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidFilter(f"'{value}' is not an RFC 3339 date-time.") from None
+        raise InvalidFilter(f"'{shown(value)}' is not an RFC 3339 date-time.") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     return parsed

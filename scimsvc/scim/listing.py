@@ -93,6 +93,8 @@ def _integer(value: Any, name: str, default: int) -> int:
         raise InvalidValue(f"'{name}' must be an integer.")
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 5.0 is the JSON number 5
     if isinstance(value, str):
         text = value.strip()
         if text == "":
