@@ -64,6 +64,7 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
         return
     _configured.add(engine)
     if engine.dialect.name != "sqlite":
+        _lock_rows_read_by_writers()
         return
     busy_ms = int(float(config.get("SCIMSVC_SQLITE_BUSY_TIMEOUT", 30)) * 1000)
 
@@ -90,6 +91,49 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
 
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+# Tables whose rows a writing transaction locks when it reads them (see below).
+LOCKED_ON_READ = frozenset({"users"})
+_row_locks_installed = False
+
+
+def _lock_rows_read_by_writers() -> None:
+    """On PostgreSQL, make a writer's ``SELECT`` of whole users ``FOR UPDATE OF users``.
+
+    SQLite serialises writers (BEGIN IMMEDIATE). PostgreSQL, at READ COMMITTED,
+    lets two writers read the same user, change it in memory and both commit:
+    the second PATCH silently undoes the first and both get the same version.
+    Locking the rows a writer reads makes the second wait and then read the
+    first one's result, across processes and hosts. Only ORM queries selecting
+    whole entities of ``LOCKED_ON_READ`` tables are locked (not relationship
+    loads, counts or other tables), so writers lock few rows, in one place.
+    """
+    global _row_locks_installed
+    if _row_locks_installed:
+        return
+    _row_locks_installed = True
+    from .extensions import db
+
+    @event.listens_for(db.session, "do_orm_execute")
+    def _for_update(state):
+        if not (_write_intent.get() and state.is_select) or state.is_relationship_load \
+                or state.is_column_load:
+            return
+        statement = state.statement
+        if getattr(statement, "_for_update_arg", None) is not None or \
+                getattr(statement, "_distinct", False) or getattr(statement, "_group_by_clauses", ()):
+            return
+        if state.session.get_bind().dialect.name != "postgresql":
+            return
+        tables = [
+            described["entity"].__table__
+            for described in statement.column_descriptions
+            if described.get("entity") is not None and described.get("type") is described["entity"]
+            and getattr(described["entity"], "__tablename__", None) in LOCKED_ON_READ
+        ]
+        if tables:
+            state.statement = statement.with_for_update(of=tables)
 
 
 def is_unique_violation(error: IntegrityError) -> bool:

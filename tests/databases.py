@@ -60,7 +60,8 @@ def postgres_schema(url: str) -> Iterator[str]:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     # application_name lets the teardown find (and end) connections a test left open.
     confined = make_url(url).update_query_dict(
-        {"options": f"-csearch_path={schema}", "application_name": schema}
+        {"options": f"-csearch_path={schema} -csynchronous_commit=off",
+         "application_name": schema}
     ).render_as_string(hide_password=False)
     try:
         yield confined
