@@ -29,9 +29,8 @@ def _authorize():
     presented = request.headers.get("X-Request-Id", "")
     g.request_id = presented if _REQUEST_ID.match(presented) else uuid.uuid4().hex
     # /Users/.search is a POST that only reads.
-    dialect.declare_write_intent(
-        request.method in WRITE_METHODS and not request.path.endswith("/.search")
-    )
+    writes = request.method in WRITE_METHODS and not request.path.endswith("/.search")
+    dialect.declare_write_intent(False)
     # Bound before authorizing, so that a refused request is journaled too.
     audit.bind(audit.RequestContext(
         request_id=g.request_id, method=request.method, path=request.path,
@@ -40,6 +39,12 @@ def _authorize():
     ))
     g.credential = authorize(request.headers.get("Authorization"))
     g.tenant_id = g.credential.key.tenant_id
+    if writes:
+        # The key was checked in a read transaction; end it, so that the write lock (BEGIN
+        # IMMEDIATE) is taken by the service's first statement and held only while it writes,
+        # not while the body is parsed (make bench: 16 writers queued on it for the whole request).
+        db.session.commit()
+        dialect.declare_write_intent(True)
 
 
 @bp.after_app_request

@@ -11,7 +11,7 @@ import secrets
 import uuid
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import bindparam, delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dialect
@@ -40,13 +40,17 @@ def hash_password(password: str) -> str:
     return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
 
 
+# Built once: constructing this statement per request cost more CPU than running it
+# (profile of GET /Users/{id} in make bench: 0.5 ms of SQL expression building).
+_LIVE_USER_BY_ID = select(User).where(
+    User.scim_id == bindparam("scim_id"), User.tenant_id == bindparam("tenant_id"),
+    User.deleted_at.is_(None),
+)
+
+
 def get_user(tenant_id: int, scim_id: str) -> User:
     """Return the tenant's live user with SCIM id ``scim_id``; 404 otherwise (RFC 7644 §3.4.1)."""
-    user = db.session.scalar(
-        select(User).where(
-            User.scim_id == scim_id, User.tenant_id == tenant_id, User.deleted_at.is_(None)
-        )
-    )
+    user = db.session.scalar(_LIVE_USER_BY_ID, {"scim_id": scim_id, "tenant_id": tenant_id})
     if user is None:
         raise ResourceNotFound(f"User {scim_id} not found.")
     audit.note_target(user)
