@@ -186,6 +186,18 @@ def test_deactivate_and_reactivate_with_pathless_replace(okta):
     assert int(on["meta"]["version"][3:-1]) > int(off["meta"]["version"][3:-1])
 
 
+def test_password_sync_with_pathless_patch_sets_it_and_never_returns_it(okta):
+    """OIN integrations sync passwords with PATCH ([REF20] lists "Syncing the user password"
+    among the PATCH operations); the body is the deactivation request's shape with ``password``."""
+    created = _create(okta)
+    body = {"schemas": [okta_wire.PATCH_OP], "Operations": [{"op": "replace", "value": {"password": "s3cr3t!!"}}]}
+    response = okta.patch(f"Users/{created['id']}", body)
+    updated = expect(response, 200)
+    assert "password" not in updated and "s3cr3t!!" not in response.get_data(as_text=True)
+    assert updated["meta"]["version"] != created["meta"]["version"]
+    assert {k: v for k, v in updated.items() if k != "meta"} == {k: v for k, v in created.items() if k != "meta"}
+
+
 def test_deactivating_an_inactive_user_changes_nothing(okta):
     created = _create(okta)
     first = expect(okta.patch(f"Users/{created['id']}", okta_wire.set_active(False)), 200)
