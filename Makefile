@@ -13,6 +13,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "scimsvc needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Try: make PYTHON=python3.12 ..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -20,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP) ## Create the virtualenv in .venv and install scimsvc with its test tools
 
-run: install ## Set up, create the SQLite database in instance/, and serve on $(HOST):$(PORT)
+run: install ## Set up, create the SQLite database in instance/, and serve on 127.0.0.1:8000 (HOST=, PORT=)
 	$(BIN)/scimsvc init
 	$(BIN)/scimsvc serve --host $(HOST) --port $(PORT)
 

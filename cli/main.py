@@ -86,9 +86,11 @@ def init(state: State) -> None:
     """Create the database and the default organization (safe to run again)."""
     from scimsvc.services.database import initialise
 
+    from scimsvc.extensions import db
+
     org, created = initialise(state.org_slug)
-    uri = state.ensure_app().config["SQLALCHEMY_DATABASE_URI"]
-    click.echo(f"Database ready: {_redact(uri)}")
+    # The engine's URL, not the setting: a relative SQLite path is resolved in the instance folder.
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"Organization '{org.slug}' {'created' if created else 'already exists'}.")
 
 
@@ -118,12 +120,6 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
     log_level = check_ready()
     run(host=host, port=port, workers=workers, access_log=access_log, log_level=log_level)
-
-
-def _redact(uri: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(uri).render_as_string(hide_password=True)
 
 
 def _register() -> None:

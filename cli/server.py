@@ -28,7 +28,7 @@ class _Server(BaseApplication):
 
 
 def _log_to_stderr(level: str) -> None:
-    """Send the ``scimsvc`` loggers to stderr, beside gunicorn's own log."""
+    """Send the ``scimsvc`` loggers' messages at ``level`` and above to stderr, like gunicorn's."""
     logger = logging.getLogger("scimsvc")
     logger.setLevel(level)
     if not logger.handlers:
@@ -36,7 +36,19 @@ def _log_to_stderr(level: str) -> None:
         handler.setFormatter(logging.Formatter(
             "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
             "%Y-%m-%d %H:%M:%S %z"))
+        handler.addFilter(_not_written_elsewhere)
         logger.addHandler(handler)
+
+
+def _not_written_elsewhere(record: logging.LogRecord) -> bool:
+    # A logger below "scimsvc" with a handler of its own (the request log's JSON
+    # lines) has already written the record; do not print it a second time.
+    source = logging.getLogger(record.name)
+    while source.name != "scimsvc" and source.parent is not None:
+        if source.handlers:
+            return False
+        source = source.parent
+    return True
 
 
 def check_ready() -> str:

@@ -96,3 +96,10 @@ def test_cli_reports_a_bad_setting_in_one_line(instance, monkeypatch):
     assert result.exit_code == 1
     assert result.output == ("Error: Configuration: SCIMSVC_MAX_BODY_BYTES='1MB' is not valid: "
                              "expected a positive integer.\n")
+
+
+def test_relative_sqlite_url_lives_in_the_instance_folder(instance, monkeypatch):
+    monkeypatch.setenv("SCIMSVC_DATABASE_URL", "sqlite:///custom.sqlite3")
+    result = Admin(create_app())("init")
+    assert result.stdout.splitlines()[0] == f"Database ready: sqlite:///{instance / 'custom.sqlite3'}"
+    assert (instance / "custom.sqlite3").exists()
