@@ -238,6 +238,17 @@ def test_manager_as_a_bare_string_then_an_object_then_removed(entra):
     assert "manager" not in expect(entra.get(f"Users/{user['id']}"), 200).get(ENTERPRISE, {})
 
 
+def test_manager_check_before_update_in_its_valid_form(entra):
+    """[TUT] Example 4: before updating a manager Entra asks whether the user already has it,
+    requesting only ``id``. The RFC 7644 form of that query is answered."""
+    user = _create(entra)
+    _patch(entra, user, entra_wire.set_manager_bare("mgr-7"))
+    expr = f'id eq "{user["id"]}" and {ENTERPRISE}:manager.value eq "mgr-7"'
+    found = expect_list(entra.search(expr, attributes="id"), total=1)
+    assert found[0]["id"] == user["id"] and "userName" not in found[0]
+    expect_list(entra.search(f'id eq "{user["id"]}" and {ENTERPRISE}:manager.value eq "other"'), total=0)
+
+
 def test_manager_bare_string_with_replace(entra):
     user = _create(entra)
     updated = _patch(entra, user, entra_wire.set_manager_bare("mgr-1", op="Replace"))
