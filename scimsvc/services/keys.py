@@ -35,6 +35,7 @@ _DUMMY_HASH = hashlib.sha256(b"scimsvc-no-such-key").hexdigest()
 
 
 def hash_key(key: str) -> str:
+    """Return the stored form of a key: its SHA-256 digest in hex."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -63,6 +64,7 @@ def issue_key(tenant_id: int, team_name: str, name: str,
 
 
 def list_keys(tenant_id: int) -> list[ApiKey]:
+    """Return the tenant's keys in name order (revoked and expired ones too)."""
     return list(db.session.scalars(
         select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.name)
     ))
@@ -80,6 +82,7 @@ def revoke_key(tenant_id: int, name: str) -> ApiKey:
 
 
 def key_state(key: ApiKey, now: datetime | None = None) -> str:
+    """Return 'revoked', 'expired' or 'active' for ``key`` at ``now`` (default: the current time)."""
     now = now or utcnow()
     if key.revoked_at is not None:
         return "revoked"

@@ -43,4 +43,5 @@ def create_organization(slug: str, name: str | None = None) -> Organization:
 
 
 def list_organizations() -> list[Organization]:
+    """Return every organization in slug order."""
     return list(db.session.scalars(select(Organization).order_by(Organization.slug)))

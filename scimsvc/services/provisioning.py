@@ -33,6 +33,7 @@ def assign_team(tenant_id: int, team_name: str | None) -> ProvisioningSettings:
 
 def update_settings(tenant_id: int, *, on_recreate: str | None = None,
                     journal_reads: bool | None = None) -> ProvisioningSettings:
+    """Change the settings given (None leaves one as it is); raise Invalid for an unknown policy."""
     settings = get_settings(tenant_id)
     if on_recreate is not None:
         if on_recreate not in ON_RECREATE:

@@ -42,6 +42,7 @@ def _find(tenant_id: int, name: str) -> Role | None:
 
 
 def get_role(tenant_id: int, name: str) -> Role:
+    """Return the tenant's role called ``name``; raise NotFound if there is none."""
     role = _find(tenant_id, name)
     if role is None:
         raise NotFound(f"No role '{name}'.")
@@ -49,10 +50,12 @@ def get_role(tenant_id: int, name: str) -> Role:
 
 
 def list_roles(tenant_id: int) -> list[Role]:
+    """Return the tenant's roles in name order."""
     return list(db.session.scalars(select(Role).where(Role.tenant_id == tenant_id).order_by(Role.name)))
 
 
 def teams_with_role(role: Role) -> list[Team]:
+    """Return the teams holding ``role``, in name order."""
     return list(db.session.scalars(
         select(Team).join(team_roles).where(team_roles.c.role_id == role.id).order_by(Team.name)
     ))

@@ -32,6 +32,7 @@ def _find(tenant_id: int, name: str) -> Team | None:
 
 
 def get_team(tenant_id: int, name: str) -> Team:
+    """Return the tenant's team called ``name``; raise NotFound if there is none."""
     team = _find(tenant_id, name)
     if team is None:
         raise NotFound(f"No team '{name}'.")
@@ -39,10 +40,12 @@ def get_team(tenant_id: int, name: str) -> Team:
 
 
 def list_teams(tenant_id: int) -> list[Team]:
+    """Return the tenant's teams in name order."""
     return list(db.session.scalars(select(Team).where(Team.tenant_id == tenant_id).order_by(Team.name)))
 
 
 def add_role(tenant_id: int, team_name: str, role_name: str) -> Team:
+    """Grant a role to a team; raise NotFound for either name, Conflict if it already holds it."""
     team = get_team(tenant_id, team_name)
     role = get_role(tenant_id, role_name)
     if role in team.roles:
