@@ -2,7 +2,15 @@
 ETags and preconditions, PUT semantics, and a fuzz test that no input produces a 500."""
 from __future__ import annotations
 
+import http.client
+import io
 import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -359,3 +367,83 @@ def _fuzz_user(scim) -> str:
     if created.status_code == 201:
         scim.fuzz_id = created.get_json()["id"]
     return scim.fuzz_id
+
+
+# --- 413 through a real server (gunicorn + werkzeug) ------------------------------------------------
+
+def test_chunked_body_over_the_limit_is_413_not_a_truncated_400(app, scim):
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+    body = json.dumps({"schemas": [USER], "userName": "x", "nickName": "n" * 5000}).encode()
+    response = scim.client.open("/scim/v2/Users", method="POST", input_stream=io.BytesIO(body),
+                                headers={**scim.headers(), "Transfer-Encoding": "chunked"},
+                                environ_overrides={"wsgi.input_terminated": True})
+    assert_scim_error(response, 413)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """``scimsvc init`` + the admin steps + ``scimsvc serve``, as an admin runs them."""
+    folder = tmp_path_factory.mktemp("live")
+    script = str(Path(sys.executable).with_name("scimsvc"))
+    env = {**os.environ, "SCIMSVC_INSTANCE_PATH": str(folder), "SCIMSVC_MAX_BODY_BYTES": "65536"}
+    env.pop("SCIMSVC_DATABASE_URL", None)
+
+    def run(*args):
+        return subprocess.run([script, *args], env=env, capture_output=True, text=True, check=True,
+                              timeout=60).stdout
+
+    run("init")
+    run("role", "create", "scim-provisioner", "--permission", "scim:provision")
+    run("team", "create", "idp", "--role", "scim-provisioner")
+    key = json.loads(run("api-key", "create", "--team", "idp", "--name", "live", "--json"))["key"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([script, "serve", "--port", str(port), "--workers", "1"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail("scimsvc serve exited during startup")
+                threading.Event().wait(0.1)
+        yield port, key
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _post_raw(port, key, body, *, chunked=False):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", "/scim/v2/Users", body=body, encode_chunked=chunked, headers={
+            "Authorization": f"Bearer {key}", "Content-Type": "application/scim+json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("size", [100_000, 8_000_000], ids=["small_overflow", "much_larger_than_buffers"])
+def test_live_server_answers_413_without_resetting_the_connection(live_server, size):
+    port, key = live_server
+    body = json.dumps({"schemas": [USER], "userName": "big", "nickName": "x" * size}).encode()
+    status, error = _post_raw(port, key, body)  # a reset would raise ConnectionResetError/BrokenPipe
+    assert status == 413
+    assert error["schemas"] == [ERROR] and error["status"] == "413"
+
+
+def test_live_server_chunked_body_over_the_limit_is_413(live_server):
+    port, key = live_server
+    pieces = iter([b'{"userName": "chunked", "nickName": "'] + [b"z" * 10_000] * 100 + [b'"}'])
+    status, error = _post_raw(port, key, pieces, chunked=True)
+    assert status == 413
+
+
+def test_live_server_still_serves_after_refusing_big_bodies(live_server):
+    port, key = live_server
+    status, user = _post_raw(port, key, json.dumps({"schemas": [USER], "userName": "after@example.com"}))
+    assert status == 201 and user["userName"] == "after@example.com"

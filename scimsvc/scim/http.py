@@ -5,8 +5,9 @@ import json
 from typing import Any
 
 from flask import Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import InvalidSyntax
+from ..errors import InvalidSyntax, PayloadTooLarge
 
 MEDIA_TYPE = "application/scim+json"
 
@@ -25,15 +26,51 @@ def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def read_json() -> Any:
     """Parse the request body as JSON, whatever SCIM or JSON media type it declares.
 
-    Raises InvalidSyntax (400) for an empty body or malformed JSON (RFC 7644 §3.12).
+    Raises InvalidSyntax (400) for an empty body or malformed JSON (RFC 7644 §3.12),
+    PayloadTooLarge (413) for a body over MAX_CONTENT_LENGTH.
     """
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True)
+        limit = request.max_content_length
+        # A chunked body is cut at the limit by werkzeug without a word: look for more.
+        if request.content_length is None and limit is not None and len(raw) >= limit \
+                and _unread_input(1):
+            raise RequestEntityTooLarge()
+    except RequestEntityTooLarge:
+        _unread_input(_DRAIN_LIMIT)
+        raise PayloadTooLarge(f"The request body is larger than the {request.max_content_length} bytes "
+                              "this server accepts.", headers={"Connection": "close"}) from None
     if not raw.strip():
         raise InvalidSyntax("The request body is empty; a JSON object was expected.")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
+
+
+# Bodies refused with 413 are read and discarded up to this size: closing the socket while
+# the client is still sending makes the kernel reset the connection, and the client
+# would see "connection reset" or "broken pipe" instead of the 413.
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _unread_input(limit: int) -> int:
+    """Read and discard up to ``limit`` bytes of the raw request body; return how many."""
+    stream = request.environ.get("wsgi.input")
+    if request.content_length is not None:
+        limit = min(limit, request.content_length)
+    elif not request.environ.get("wsgi.input_terminated"):
+        return 0  # no length and no terminated stream: reading could block forever
+    read = 0
+    try:
+        while stream is not None and read < limit:
+            chunk = stream.read(min(64 * 1024, limit - read))
+            if not chunk:
+                break
+            read += len(chunk)
+    except (OSError, ValueError):
+        pass  # the client went away
+    return read
 
 
 def base_url() -> str:
