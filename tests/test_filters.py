@@ -362,11 +362,15 @@ def _plans_of_user_queries(app, scim, text):
 
 
 @pytest.mark.parametrize("text,index", [
-    ('userName eq "BJensen"', "USING INDEX uq_users_tenant_username (tenant_id=? AND user_name_norm=?)"),
-    ('externalId eq "bjensen-ext"', "USING INDEX ix_users_tenant_external_id (tenant_id=? AND external_id=?)"),
+    ('userName eq "BJensen"',
+     "USING INDEX uq_users_tenant_username (tenant_id=? AND user_name_norm=?)"),
+    ('externalId eq "bjensen-ext"',
+     "USING INDEX ix_users_tenant_external_id (tenant_id=? AND external_id=?)"),
     ('id eq "{id}"', "(scim_id=?)"),
-    ('userName sw "bj"', "USING INDEX uq_users_tenant_username (tenant_id=? AND user_name_norm>? AND user_name_norm<?)"),
-    ('emails.value eq "bjensen@example.com"', "SEARCH user_values USING INDEX ix_user_values_lookup (attr=? AND value_norm=?)"),
+    ('userName sw "bj"', "USING INDEX uq_users_tenant_username "
+                         "(tenant_id=? AND user_name_norm>? AND user_name_norm<?)"),
+    ('emails.value eq "bjensen@example.com"',
+     "SEARCH user_values USING INDEX ix_user_values_lookup (attr=? AND value_norm=?)"),
 ])
 def test_lookups_are_answered_from_an_index(app, scim, people, text, index):
     with app.app_context():

@@ -1,4 +1,7 @@
-"""GET /Users and POST /Users/.search: paging, sorting, attribute selection (RFC 7644 §3.4.2-§3.4.3, §3.9)."""
+"""GET /Users and POST /Users/.search (RFC 7644 §3.4.2-§3.4.3, §3.9).
+
+Paging, sorting and attribute selection, with users created through the API.
+"""
 from __future__ import annotations
 
 from urllib.parse import urlencode

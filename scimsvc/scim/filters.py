@@ -76,7 +76,7 @@ class FilterLexer(SCIMLexer):
         t.value = value
         return t
 
-    def ATTRNAME(self, t):
+    def ATTRNAME(self, t):  # noqa: F811 (sly: a function after a same-named pattern)
         # Operators in any case are remapped by the base class before this runs.
         word = t.value.lower()
         if word in ("true", "false"):
@@ -370,7 +370,8 @@ class _Compiler:
                 return false()  # groups: never stored, so no value matches
             # A subquery: its WHERE starts un-negated again; IN itself is never NULL.
             return values_match(attribute.name, self.node(node.filter, outer, depth + 1))
-        return self.node(node.filter, outer, depth + 1, negated)  # a single complex value: its sub-attributes are plain columns/paths
+        # A single complex value (name[...]): its sub-attributes are plain columns/paths.
+        return self.node(node.filter, outer, depth + 1, negated)
 
     def comparison(self, node: Comparison, scope: ResolvedPath | None,
                    negated: bool) -> ColumnElement[bool]:
