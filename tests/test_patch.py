@@ -420,3 +420,13 @@ def test_quirks_stay_narrow_a_filter_that_pins_nothing_is_still_no_target(scim):
                      {"op": "replace", "path": 'emails[value co "nomatch"].value', "value": "a@b.c"})
     assert response.status_code == 400
     assert response.get_json()["scimType"] == "noTarget"
+
+
+def test_patch_response_honours_attributes_and_excluded_attributes(scim):
+    user = babs(scim)
+    operations = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "nickName", "value": "Bee"}]}
+    body = scim.patch(f"Users/{user['id']}?attributes=nickName", json=operations).get_json()
+    assert body["nickName"] == "Bee" and body["id"] == user["id"]
+    assert "emails" not in body and "name" not in body
+    body = scim.patch(f"Users/{user['id']}?excludedAttributes=emails,{ENTERPRISE}", json=operations).get_json()
+    assert "emails" not in body and ENTERPRISE not in body and body["nickName"] == "Bee"
