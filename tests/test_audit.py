@@ -496,3 +496,12 @@ def test_patch_removing_the_password_is_journaled_as_changed(app, scim):
     assert (event["operation"], event["changes"]) == ("patch", {"password": "changed"})
     with app.app_context():
         assert db.session.scalar(select(User.password_hash)) is None
+
+
+def test_an_overlong_id_in_the_path_is_journaled_cut_to_the_column(app, scim):
+    response = scim.get("Users/" + "x" * 100, headers={"User-Agent": "u" * 2000})
+    assert response.status_code == 404
+    [event] = events(app)
+    assert event["target"]["id"] == "x" * 36
+    assert event["userAgent"] == "u" * 512
+    assert event["path"] == "/scim/v2/Users/" + "x" * 100

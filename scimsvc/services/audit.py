@@ -82,8 +82,12 @@ _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 
 def bind(context: RequestContext | None) -> None:
     """Make ``context`` the current request's (None ends it)."""
-    if context is not None and context.user_agent:
-        context.user_agent = context.user_agent[:USER_AGENT_MAX]
+    if context is not None:
+        # Client-chosen values are cut to their columns' sizes (PostgreSQL enforces them).
+        context.user_agent = context.user_agent[:USER_AGENT_MAX] if context.user_agent else None
+        context.method = context.method[:10]
+        if context.target_id is not None:
+            context.target_id = context.target_id[:36]
     _current.set(context)
 
 
