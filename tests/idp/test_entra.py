@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -26,6 +27,15 @@ def test_test_connection_random_guid_lookup_is_200_with_an_empty_list(entra, att
     """[TUT] Test Connection: "HTTP 200 OK with an empty SCIM ListResponse message"."""
     _create(entra)
     assert expect_list(entra.search(entra_wire.test_connection_filter(attribute)), total=0) == []
+
+
+def test_group_probe_gets_a_scim_404_not_a_page(entra):
+    """[TUT] Entra also fetches "a random ... group"; scimsvc serves no Groups, and says so in
+    the SCIM error shape Entra can log (``/ResourceTypes`` lists only User)."""
+    probe = f'Groups?excludedAttributes=members&filter=displayName%20eq%20%22{uuid.uuid4()}%22'
+    expect_error(entra.get(probe), 404)
+    types = expect(entra.get("ResourceTypes"), 200)
+    assert [t["id"] for t in types["Resources"]] == ["User"]
 
 
 def test_get_unknown_user_is_404_scim_error(entra):
