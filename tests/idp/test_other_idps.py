@@ -4,6 +4,8 @@ Sources are named in ``other_traffic``; each test asserts only what those source
 """
 from __future__ import annotations
 
+import json
+
 from . import other_traffic as wire
 from .replay import expect, expect_error, expect_list
 
@@ -50,16 +52,23 @@ def test_onelogin_template_with_a_string_for_a_complex_attribute_is_400(onelogin
 
 # --- JumpCloud -----------------------------------------------------------------------------------
 
-def test_jumpcloud_connection_test_creates_then_deletes_a_test_user_and_can_repeat(jumpcloud):
+def test_jumpcloud_connection_test_creates_then_deletes_a_test_user_and_can_repeat(jumpcloud, admin):
     """[JC] the connection test creates a test user and deletes it when DELETE is supported;
-    admins run it again, so the same userName must be creatable after its removal."""
+    admins run it again, so the same userName must be creatable after its removal. Under the
+    default ``--on-recreate restore`` policy the second run restores the same account."""
+    ids = []
     for attempt in range(2):
         user = expect(jumpcloud.post("Users", wire.jumpcloud_test_user()), 201)
         assert user["userName"] == "jc-scim-test@example.com", attempt
+        ids.append(user["id"])
         response = jumpcloud.delete(f"Users/{user['id']}")
         assert response.status_code == 204, attempt
         expect_error(jumpcloud.get(f"Users/{user['id']}"), 404)
+    assert ids[0] != ids[1]  # a new SCIM id each time (RFC 7644 §3.6: the old one stays gone)
     expect_list(jumpcloud.search('userName eq "jc-scim-test@example.com"'), total=0)
+    events = json.loads(admin("audit", "list", "--key", "jumpcloud", "--json").stdout)
+    writes = [e["operation"] for e in events if e["method"] != "GET"]  # the 404 GETs are journaled too
+    assert writes == ["create", "remove", "restore", "remove"]
 
 
 def test_jumpcloud_deactivation_fallback(jumpcloud):
