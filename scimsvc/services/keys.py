@@ -24,11 +24,14 @@ from .. import dialect
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
+from .names import clean_name
 from .teams import get_team
 
 KEY_PATTERN = re.compile(r"^scimsvc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 # A key's last-used time is refreshed at most this often, so requests stay reads.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# A hundred years: far enough to mean "long-lived", near enough for a datetime.
+MAX_EXPIRES_IN_DAYS = 36_500
 log = logging.getLogger(__name__)
 # Compared against when no key has the presented prefix, so both paths do the same work.
 _DUMMY_HASH = hashlib.sha256(b"scimsvc-no-such-key").hexdigest()
@@ -42,11 +45,9 @@ def hash_key(key: str) -> str:
 def issue_key(tenant_id: int, team_name: str, name: str,
               expires_in_days: int | None = None) -> tuple[ApiKey, str]:
     """Create a key for a team and return it with its secret (the only time it is seen)."""
-    name = name.strip()
-    if not name:
-        raise Invalid("An API key needs a --name.")
-    if expires_in_days is not None and expires_in_days <= 0:
-        raise Invalid("--expires-in is a positive number of days.")
+    name = clean_name(name, "An API key")
+    if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRES_IN_DAYS:
+        raise Invalid(f"--expires-in is a number of days from 1 to {MAX_EXPIRES_IN_DAYS}.")
     team = get_team(tenant_id, team_name)
     if db.session.scalar(select(ApiKey.id).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name)):
         raise Conflict(f"API key '{name}' already exists.")

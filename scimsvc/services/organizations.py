@@ -8,6 +8,7 @@ from sqlalchemy import select
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Organization, ProvisioningSettings
+from .names import clean_name
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -34,7 +35,7 @@ def create_organization(slug: str, name: str | None = None) -> Organization:
         raise Invalid("An organization slug is 1-63 lowercase letters, digits or '-'.")
     if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
         raise Conflict(f"Organization '{slug}' already exists.")
-    org = Organization(slug=slug, name=name or slug)
+    org = Organization(slug=slug, name=clean_name(name, "An organization") if name else slug)
     db.session.add(org)
     db.session.flush()
     db.session.add(ProvisioningSettings(tenant_id=org.id))

@@ -7,6 +7,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Role, RolePermission, Team, team_roles
 from ..permissions import CATALOGUE, TENANT
+from .names import clean_name
 
 
 def create_role(tenant_id: int, name: str, permissions: list[tuple[str, str | None]]) -> Role:
@@ -14,9 +15,7 @@ def create_role(tenant_id: int, name: str, permissions: list[tuple[str, str | No
 
     Raises Invalid for an empty or unknown permission, Conflict for a duplicate name.
     """
-    name = name.strip()
-    if not name:
-        raise Invalid("A role needs a name.")
+    name = clean_name(name, "A role")
     if not permissions:
         raise Invalid("A role needs at least one --permission (see 'scimsvc permission list').")
     grants = set()

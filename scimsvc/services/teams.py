@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Team
+from .names import clean_name
 from .roles import get_role
 
 
@@ -14,9 +15,7 @@ def create_team(tenant_id: int, name: str, role_names: list[str]) -> Team:
 
     Raises Invalid for an empty name, NotFound for an unknown role, Conflict for a duplicate.
     """
-    name = name.strip()
-    if not name:
-        raise Invalid("A team needs a name.")
+    name = clean_name(name, "A team")
     # In name order, as the relationship loads them, so output is the same before and after.
     roles = sorted((get_role(tenant_id, r) for r in dict.fromkeys(role_names)), key=lambda r: r.name)
     if _find(tenant_id, name) is not None:

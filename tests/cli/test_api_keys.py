@@ -63,10 +63,13 @@ def test_create_with_expiry(admin):
 def test_create_mistakes(admin):
     _team(admin)
     assert_fails(admin("api-key", "create", "--team", "nope", "--name", "okta", ok=False), "No team 'nope'.")
-    assert_fails(admin("api-key", "create", "--team", "idp", "--name", "okta", "--expires-in", "0", ok=False),
-                 "--expires-in is a positive number of days.")
+    for days in ("0", "-3", "36501", "99999999999"):
+        assert_fails(admin("api-key", "create", "--team", "idp", "--name", "okta", "--expires-in", days,
+                           ok=False), "--expires-in is a number of days from 1 to 36500.")
     assert_fails(admin("api-key", "create", "--team", "idp", "--name", " ", ok=False),
-                 "An API key needs a --name.")
+                 "An API key needs a name.")
+    assert_fails(admin("api-key", "create", "--team", "idp", "--name", "k" * 201, ok=False),
+                 "An API key name is at most 200 characters.")
     admin("api-key", "create", "--team", "idp", "--name", "okta")
     assert_fails(admin("api-key", "create", "--team", "idp", "--name", "okta", ok=False),
                  "API key 'okta' already exists.")

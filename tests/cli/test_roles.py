@@ -30,6 +30,13 @@ def test_role_with_unknown_permission_is_refused(admin):
     assert admin("role", "list", "--json").stdout == "[]\n"
 
 
+def test_role_name_must_fit(admin):
+    assert_fails(admin("role", "create", " ", "--permission", "scim:provision", ok=False),
+                 "A role needs a name.")
+    assert_fails(admin("role", "create", "r" * 201, "--permission", "scim:provision", ok=False),
+                 "A role name is at most 200 characters.")
+
+
 def test_role_with_unknown_scope_is_a_usage_error(admin):
     result = admin("role", "create", "r", "--permission", "scim:provision", "--scope", "global", ok=False)
     assert result.exit_code == 2

@@ -27,6 +27,8 @@ def test_team_create_mistakes(admin):
     assert admin("team", "list", "--json").stdout == "[]\n"  # nothing half-created
     admin("team", "create", "idp")
     assert_fails(admin("team", "create", "idp", ok=False), "Team 'idp' already exists.")
+    assert_fails(admin("team", "create", "  ", ok=False), "A team needs a name.")
+    assert_fails(admin("team", "create", "t" * 201, ok=False), "A team name is at most 200 characters.")
 
 
 def test_team_list(admin):
