@@ -63,10 +63,15 @@ def test_lookup_with_a_pascalcase_attribute_name(entra):
     assert found[0]["id"] == created["id"]
 
 
-def test_username_lookup_ignores_case(entra):
+def test_lookups_ignore_case_for_username_and_email_but_not_external_id(entra):
+    """RFC 7643 §4.1: userName and emails.value are caseExact false, externalId caseExact true."""
     created = _create(entra)
     found = expect_list(entra.search('userName eq "test_user_00AA00AA-bb11-cc22-dd33-44ee44ee44ee"'), total=1)
     assert found[0]["id"] == created["id"]
+    found = expect_list(entra.search(
+        'emails[type eq "work"].value eq "TEST_USER_11BB11BB-CC22-DD33-EE44-55FF55FF55FF@TESTUSER.COM"'), total=1)
+    assert found[0]["id"] == created["id"]
+    expect_list(entra.search('externalId eq "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF"'), total=0)
 
 
 # --- Create ----------------------------------------------------------------------------------------
