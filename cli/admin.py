@@ -12,7 +12,7 @@ from .output import emit_json, fields, json_option, note, table, when
 
 # --- organizations ------------------------------------------------------------
 
-@cli.group()
+@cli.group(short_help="Create and list organizations (tenants).")
 def org() -> None:
     """Organizations (tenants). One is the usual self-hosted case."""
 
@@ -39,7 +39,7 @@ def org_list(as_json: bool) -> None:
 
 # --- permissions ----------------------------------------------------------------
 
-@cli.group()
+@cli.group(short_help="List the permissions roles can grant.")
 def permission() -> None:
     """The permission catalogue roles draw from."""
 
@@ -65,7 +65,7 @@ def _role_json(role) -> dict:
                             for p in role.permissions]}
 
 
-@cli.group()
+@cli.group(short_help="Create, list, show and delete roles.")
 def role() -> None:
     """Roles: named sets of permissions, granted to teams."""
 
@@ -135,7 +135,7 @@ def _team_json(team, members: bool = False) -> dict:
     return out
 
 
-@cli.group()
+@cli.group(short_help="Teams: their roles, members and keys.")
 def team() -> None:
     """Teams: hold roles; their API keys and members inherit them."""
 
@@ -219,7 +219,7 @@ def _key_json(key) -> dict:
             "revoked": when(key.revoked_at)}
 
 
-@cli.group("api-key")
+@cli.group("api-key", short_help="Create, list and revoke API keys.")
 def api_key() -> None:
     """API keys: bearer credentials for the SCIM API, acting with their team's roles."""
 
@@ -277,7 +277,7 @@ def _settings_json(settings) -> dict:
             "onRecreate": settings.on_recreate, "journalReads": settings.journal_reads}
 
 
-@cli.group("provisioning")
+@cli.group("provisioning", short_help="Team assignment and re-creation policy.")
 def provisioning_group() -> None:
     """Provisioning settings: team assignment and re-creation policy."""
 

@@ -80,10 +80,10 @@ def cli(ctx: click.Context, org: str | None) -> None:
     ctx.with_resource(app.app_context())
 
 
-@cli.command()
+@cli.command(short_help="Create or upgrade the database (idempotent).")
 @pass_state
 def init(state: State) -> None:
-    """Create the database and the default organization (safe to run again)."""
+    """Create or upgrade the database schema, and create the organization if needed (safe to run again)."""
     from scimsvc.services.database import initialise
 
     from scimsvc.extensions import db
@@ -94,7 +94,7 @@ def init(state: State) -> None:
     click.echo(f"Organization '{org.slug}' {'created' if created else 'already exists'}.")
 
 
-@cli.command()
+@cli.command(short_help="Print the URL to paste into the IdP.")
 @pass_state
 def endpoint(state: State) -> None:
     """Print the SCIM endpoint URL to paste into the identity provider."""
@@ -106,7 +106,7 @@ def endpoint(state: State) -> None:
     click.echo(f"{base}/scim/v2")
 
 
-@cli.command()
+@cli.command(short_help="Serve the SCIM API (gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               help="Port to listen on.")
