@@ -505,3 +505,20 @@ def test_an_overlong_id_in_the_path_is_journaled_cut_to_the_column(app, scim):
     assert event["target"]["id"] == "x" * 36
     assert event["userAgent"] == "u" * 512
     assert event["path"] == "/scim/v2/Users/" + "x" * 100
+
+
+def test_the_event_and_the_change_commit_together_or_not_at_all(app, scim, monkeypatch):
+    user = make_user(scim, title="before")
+    real_record = audit.record
+
+    def broken_record(*args, **kwargs):
+        entry = real_record(*args, **kwargs)
+        entry.request_id = None  # NOT NULL: the event's INSERT fails at commit
+        return entry
+
+    monkeypatch.setattr(audit, "record", broken_record)
+    response = scim.put(f"Users/{user['id']}", json={"userName": "bjensen@example.com", "title": "after"})
+    assert response.status_code == 500
+    monkeypatch.setattr(audit, "record", real_record)
+    assert scim.get(f"Users/{user['id']}").get_json()["title"] == "before"
+    assert [e["operation"] for e in events(app)] == ["create"]
