@@ -114,6 +114,10 @@ RFC_EXAMPLES = [
                              "locality": "Hollywood", "region": "CA", "postalCode": "91608",
                              "country": "US", "formatted": "911 Universal City Plaza\nHollywood, CA 91608 US",
                              "primary": True}] and b["addresses"][1] == HOME_ADDRESS),
+    ("replace_filtered_email_with_an_object",
+     [{"op": "replace", "path": 'emails[type eq "work"]', "value": {"value": "babs@example.com", "type": "work"}}],
+     lambda b: b["emails"] == [{"value": "babs@example.com", "type": "work"},
+                               {"value": "babs@jensen.org", "type": "home"}]),
     # §3.5.2.3: replace one sub-attribute of the matched values.
     ("replace_work_street",
      [{"op": "replace", "path": 'addresses[type eq "work"].streetAddress', "value": "1010 Broadway Ave"}],
@@ -430,3 +434,21 @@ def test_patch_response_honours_attributes_and_excluded_attributes(scim):
     assert "emails" not in body and "name" not in body
     body = scim.patch(f"Users/{user['id']}?excludedAttributes=emails,{ENTERPRISE}", json=operations).get_json()
     assert "emails" not in body and ENTERPRISE not in body and body["nickName"] == "Bee"
+
+
+def test_engine_is_pure_and_leaves_its_input_alone():
+    import copy
+
+    from scimsvc.scim.patch import apply_patch
+
+    document = {"userName": "b", "emails": [{"value": "a@x", "type": "work", "primary": True}],
+                ENTERPRISE: {"manager": {"value": "m"}}}
+    before = copy.deepcopy(document)
+    result = apply_patch(document, {"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "path": 'emails[type eq "work"].value', "value": "b@x"},
+        {"op": "remove", "path": f"{ENTERPRISE}:manager"},
+        {"op": "add", "path": "emails", "value": [{"value": "c@x", "primary": True}]},
+    ]})
+    assert document == before
+    assert result.document["emails"] == [{"value": "b@x", "type": "work", "primary": False},
+                                         {"value": "c@x", "primary": True}]

@@ -326,54 +326,59 @@ def _unwrap(target: Target, document: dict[str, Any]) -> Any:
     return holder.get(name, _ABSENT)
 
 
-def _coerce_complex(attribute: Attribute, value: Any) -> Any:
-    """Accept a bare scalar for a complex value that has a ``value`` sub-attribute (Entra)."""
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _coerce_complex(attribute: Attribute, value: Any, *, one_item: bool = False) -> Any:
+    """Accept a bare scalar for a complex value that has a ``value`` sub-attribute.
+
+    Entra sends ``manager`` as ``"id"`` or ``[{"value": "id"}]``, and ``roles`` as
+    strings; each becomes ``{"value": ...}`` with the string kept as sent.
+    ``one_item``: the target is one value of a multi-valued attribute (``attr[filter]``).
+    """
     if attribute.type != "complex" or attribute.sub("value") is None:
         return value
-    if attribute.multi_valued:
-        if isinstance(value, dict):
-            value = [value]
-        if isinstance(value, list):
-            return [{"value": v} if isinstance(v, (str, int, float)) and not isinstance(v, bool) else v
-                    for v in value]
-        if isinstance(value, str):
-            return [{"value": value}]
+    if one_item or not attribute.multi_valued:
+        if _scalar(value):
+            return {"value": value}
+        if not one_item and isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+            return value[0]  # manager sent as [{"value": "..."}]
         return value
-    if isinstance(value, str):
-        return {"value": value}
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
-        return value[0]  # manager sent as [{"value": "..."}]
+    if isinstance(value, (dict, str)):
+        value = [value]
+    if isinstance(value, list):
+        return [{"value": v} if _scalar(v) else v for v in value]
     return value
 
 
 def _read_value(target: Target, value: Any) -> Any:
-    """Canonicalise ``value`` for the attribute (or attribute.sub) the target names.
+    """Canonicalise ``value`` for what the target designates, through the marshmallow layer.
 
     Returns _ABSENT when the value is null or empty (RFC 7643 §2.5: unassigned).
     Raises InvalidValue when the value has the wrong type.
     """
     attribute, sub = target.attribute, target.sub
-    if sub is None:
-        value = _coerce_complex(attribute, value)
-        if attribute.type == "complex" and not attribute.multi_valued and not isinstance(value, dict):
-            if value is not None:
-                raise InvalidValue(f"'{target.text}' takes a JSON object.")
-        if attribute.multi_valued and target.filter is not None:
-            # attr[filter] takes one complex value.
-            if not isinstance(value, dict):
-                raise InvalidValue(f"'{target.text}' takes a JSON object.")
-            loaded = _unwrap(target, load_document(_wrap(target, [value])))
-            return loaded[0] if loaded is not _ABSENT and loaded else _ABSENT
-        if attribute.multi_valued and value is not None and not isinstance(value, list):
-            raise InvalidValue(f"'{target.text}' takes a JSON array.")
-        return _unwrap(target, load_document(_wrap(target, value)))
-    inner: Any = {sub.name: value}
-    loaded = _unwrap(target, load_document(_wrap(target, [inner] if attribute.multi_valued else inner)))
-    if loaded is _ABSENT:
-        return _ABSENT
-    if attribute.multi_valued:
-        loaded = loaded[0] if loaded else {}
-    return loaded.get(sub.name, _ABSENT)
+    if sub is not None:
+        inner: Any = {sub.name: value}
+        loaded = _unwrap(target, load_document(_wrap(target, [inner] if attribute.multi_valued else inner)))
+        if attribute.multi_valued:
+            loaded = loaded[0] if loaded is not _ABSENT and loaded else _ABSENT
+        return loaded.get(sub.name, _ABSENT) if isinstance(loaded, dict) else _ABSENT
+    if target.filter is not None:
+        # attr[filter] designates values of the attribute: the value is one complex value.
+        item = _coerce_complex(attribute, value, one_item=True)
+        if not isinstance(item, dict):
+            raise InvalidValue(f"'{target.text}' takes a JSON object.")
+        loaded = _unwrap(target, load_document(_wrap(target, [item])))
+        return loaded[0] if loaded is not _ABSENT and loaded else _ABSENT
+    value = _coerce_complex(attribute, value)
+    if value is not None and attribute.multi_valued and not isinstance(value, list):
+        raise InvalidValue(f"'{target.text}' takes a JSON array.")
+    if value is not None and attribute.type == "complex" and not attribute.multi_valued \
+            and not isinstance(value, dict):
+        raise InvalidValue(f"'{target.text}' takes a JSON object.")
+    return _unwrap(target, load_document(_wrap(target, value)))
 
 
 # ---------------------------------------------------------------------------
@@ -428,14 +433,6 @@ class _Patcher:
                 target = parse_path(text)
             except (InvalidPath, InvalidFilter):
                 continue  # unknown attributes in a body are ignored (RFC 7644 §3.3)
-            if target is not None and target.resolved is not None and target.sub is None \
-                    and target.filter is None and target.attribute.type == "complex" \
-                    and not target.attribute.multi_valued and isinstance(item, dict) \
-                    and op == "replace":
-                # §3.5.2.3: replacing a complex attribute leaves unnamed sub-attributes alone.
-                self.check_mutability(target)
-                self.merge(target, item)
-                continue
             self.apply(op, target, item)
 
     @staticmethod
@@ -569,13 +566,16 @@ class _Patcher:
             raise InvalidValue(f"'{target.text}' would mark several values primary (RFC 7643 §2.4).")
 
     def filtered(self, target: Target, value: Any, *, create: bool, replace_whole: bool) -> None:
+        """Add/replace on ``attr[filter]`` or ``attr[filter].sub`` (§3.5.2.1, §3.5.2.3).
+
+        ``create``: when nothing matches and the filter pins sub-attributes with
+        ``eq`` (``emails[type eq "work"]``), add a value carrying them instead of
+        failing with noTarget — Entra adds a first work email this way.
+        """
         matched = self.matched(target)
-        if target.sub is not None:
-            loaded = _read_value(target, value)
-        else:
-            loaded = _read_value(target, value)
-            if loaded is _ABSENT:
-                raise InvalidValue(f"'{target.text}' needs a value.")
+        loaded = _read_value(target, value)
+        if loaded is _ABSENT and target.sub is None:
+            raise InvalidValue(f"'{target.text}' needs a value.")
         if not matched:
             pinned = _equalities(target.filter) if create else None
             if pinned is None:
