@@ -89,6 +89,28 @@ def test_body_over_the_limit_is_413_scim_error(app, scim, method):
     assert scim.get(f"Users/{user['id']}").get_json() == user
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+@pytest.mark.parametrize("escape, scim_type", [("\\ud800", "invalidSyntax"), ("x\\udfffy", "invalidSyntax"),
+                                               ("\\u0000", "invalidValue")],
+                         ids=["lone_high_surrogate", "lone_low_surrogate", "nul"])
+def test_strings_no_database_can_store_are_400_not_500(scim, method, escape, scim_type):
+    user = make_user(scim)
+    if method == "PATCH":
+        raw = ('{"schemas": ["%s"], "Operations": [{"op": "add", "path": "nickName", "value": "%s"}]}'
+               % (PATCH_OP, escape))
+    else:
+        raw = '{"userName": "bjensen@example.com", "nickName": "%s"}' % escape
+    path = "Users" if method == "POST" else f"Users/{user['id']}"
+    assert_scim_error(scim.request(method, path, data=raw), 400, scim_type)
+    assert scim.get(f"Users/{user['id']}").get_json() == user
+
+
+def test_escaped_surrogate_pair_is_text_and_round_trips(scim):
+    response = scim.post("Users", data='{"userName": "smile\\ud83d\\ude00@example.com"}')
+    assert response.status_code == 201
+    assert response.get_json()["userName"] == "smile\U0001f600@example.com"
+
+
 # --- Routing ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/scim/v2/Groups", "/scim/v2/Users/abc/extra", "/scim/v2/Nope", "/nothing"])
@@ -303,8 +325,9 @@ def test_immutable_attributes_are_enforced_generically(old, new, allowed):
 
 # --- No input produces a 500 --------------------------------------------------------------------
 
+any_text = st.text(st.characters(exclude_categories=[]), max_size=20)  # surrogates and NUL too
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children,
                                                                         max_size=5),
     max_leaves=20,
@@ -316,7 +339,7 @@ attribute_names = st.sampled_from([
     'emails[type eq "work"]', 'emails[type eq "work"].value', "emails[", "emails[type eq]",
     'emails[not (value pr) or primary eq "True"].display', "name..x", "", "urn:x:y",
 ])
-users = st.fixed_dictionaries({"userName": st.text(min_size=1, max_size=10)},
+users = st.fixed_dictionaries({"userName": any_text},
                               optional={k: json_values for k in ("name", "emails", "active", ENTERPRISE,
                                                                   "addresses", "roles", "externalId")})
 operations = st.fixed_dictionaries(

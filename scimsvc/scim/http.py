@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import InvalidSyntax, PayloadTooLarge
+from ..errors import InvalidSyntax, InvalidValue, PayloadTooLarge
 
 MEDIA_TYPE = "application/scim+json"
 
@@ -43,9 +44,37 @@ def read_json() -> Any:
     if not raw.strip():
         raise InvalidSyntax("The request body is empty; a JSON object was expected.")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
+    if _SUSPECT_ESCAPE.search(raw):
+        _refuse_unstorable_strings(body)
+    return body
+
+
+# JSON escapes can produce strings no database stores: an unpaired UTF-16 surrogate
+# ("\ud800") is not Unicode text (RFC 8259 §8.2), and PostgreSQL refuses NUL in text.
+# Only bodies containing such an escape are walked, so ordinary requests pay one regex.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+def _refuse_unstorable_strings(body: Any) -> None:
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidValue("Strings may not contain the NUL character (\\u0000).")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidSyntax("The request body contains an unpaired UTF-16 surrogate escape; "
+                                    "it is not valid Unicode text (RFC 8259 §8.2).") from None
 
 
 # Bodies refused with 413 are read and discarded up to this size: closing the socket while
