@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://scim.example.test"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 STARTUP_SECONDS = 30  # generous: a loaded CI machine; a healthy start takes about a second
@@ -39,6 +41,31 @@ def _console_script() -> str:
     if not found:
         pytest.fail("the scimsvc console script is not installed (run 'make install')")
     return found
+
+
+def readme_steps() -> list[tuple[list[str], bool]]:
+    """The README's admin steps: (scimsvc arguments, whether the line keeps stdout in $KEY)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Set up provisioning", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    steps = []
+    for line in block.splitlines():
+        words = shlex.split(line, comments=True)
+        captured = bool(words) and words[0].startswith("KEY=$(")
+        if captured:
+            words = shlex.split(line.split("$(", 1)[1].rsplit(")", 1)[0])
+        if words and words[0] == "scimsvc":
+            steps.append((words[1:], captured))
+    return steps
+
+
+def readme_curl() -> tuple[str, str, dict]:
+    """The README's curl that tries the key: (method, URL, JSON body)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("Try it with the key", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    words = shlex.split(block.split("\nscimsvc", 1)[0].replace("\\\n", " "))
+    assert words[0] == "curl", words
+    return words[words.index("-X") + 1], next(w for w in words if w.startswith("http")), \
+        json.loads(words[words.index("-d") + 1])
 
 
 def _free_port() -> int:
@@ -78,6 +105,7 @@ class Server:
     port: int
     key: str
     readonly_key: str
+    assigned_team: str = ""
 
     @property
     def url(self) -> str:
@@ -147,18 +175,26 @@ def server(instance) -> Server:
     port = _free_port()
     process = instance.serve(port)  # boots while the admin steps run
     try:
-        # The README's five steps.
-        instance.run("role", "create", "scim-provisioner", "--permission", "scim:provision")
-        instance.run("team", "create", "identity-provider", "--role", "scim-provisioner")
-        key = instance.run("api-key", "create", "--team", "identity-provider", "--name", "okta").stdout.strip()
-        instance.run("team", "create", "employees", "--role", "scim-provisioner")
-        instance.run("provisioning", "assign-team", "employees")
-        assert instance.run("endpoint").stdout == f"{BASE_URL}/scim/v2\n"
+        # The README's five steps, exactly as written there.
+        steps = readme_steps()
+        commands = [" ".join(args[:2]) for args, _ in steps]
+        assert commands == ["role create", "team create", "api-key create", "team create",
+                            "provisioning assign-team", "endpoint"], commands
+        key = assigned = ""
+        for args, captured in steps:
+            result = instance.run(*args)
+            if captured:
+                key = result.stdout.strip()
+            if args[:2] == ["provisioning", "assign-team"]:
+                assigned = args[2]
+            if args == ["endpoint"]:
+                assert result.stdout == f"{BASE_URL}/scim/v2\n"
+        assert key.startswith("scimsvc_")
         # A key whose team lacks the permission.
         instance.run("team", "create", "readers")
         readonly = instance.run("api-key", "create", "--team", "readers", "--name", "readonly").stdout.strip()
 
-        running = Server(instance, process, port, key, readonly)
+        running = Server(instance, process, port, key, readonly, assigned)
         _wait_until_answering(running)
         yield running
     finally:
@@ -168,11 +204,12 @@ def server(instance) -> Server:
 
 
 def test_create_user_with_the_printed_key(server):
-    status, headers, body = server.call("POST", "Users", {
-        "schemas": [USER], "userName": "alice@example.com",
-        "name": {"givenName": "Alice", "familyName": "Liddell"},
-    }, key=server.key)
+    """The README's curl, sent to the real server with the key its steps printed."""
+    method, url, document = readme_curl()
+    assert url == "http://127.0.0.1:8000/scim/v2/Users"  # what `make run` serves
+    status, headers, body = server.call(method, "Users", document, key=server.key)
     assert status == 201, body
+    assert body["userName"] == document["userName"] == "alice@example.com"
     assert headers["Location"] == f"{BASE_URL}/scim/v2/Users/{body['id']}"
     assert body["meta"]["location"] == headers["Location"]
     assert headers["Content-Type"].startswith("application/scim+json")
@@ -181,7 +218,7 @@ def test_create_user_with_the_printed_key(server):
     assert status == 200
     assert fetched["userName"] == "alice@example.com"
 
-    shown = server.instance.run("team", "show", "employees").stdout.splitlines()
+    shown = server.instance.run("team", "show", server.assigned_team).stdout.splitlines()
     assert shown[2] == "Members: 1"
     assert shown[4].split() == ["alice@example.com", body["id"], "active"]
 
@@ -212,7 +249,9 @@ def test_database_file_holds_no_plaintext_key(server):
 def test_revoked_key_is_401(server):
     """Runs last against the server: it revokes the key the other tests use."""
     assert server.call("GET", "ServiceProviderConfig", key=server.key)[0] == 200
-    assert server.instance.run("api-key", "revoke", "okta", "--yes").stdout == "API key 'okta' revoked.\n"
+    args = next(args for args, captured in readme_steps() if captured)
+    name = args[args.index("--name") + 1]
+    assert server.instance.run("api-key", "revoke", name, "--yes").stdout == f"API key '{name}' revoked.\n"
     status, headers, body = server.call("POST", "Users", {"schemas": [USER], "userName": "bob@example.com"},
                                         key=server.key)
     assert status == 401
