@@ -391,3 +391,13 @@ def test_case_insensitive_comparison_folds_non_ascii_letters(scim):
                  'displayName sw "émile"', 'name.givenName eq "ÉMILE"', 'title co "écri"',
                  'emails.value eq "émile@EXAMPLE.com"', 'emails[type eq "WORK"]']:
         assert matched(scim, text) == {"Émile@Example.com"}, text
+
+
+def test_a_filter_longer_than_sqlite_expression_depth_works(app, scim, people):
+    # SQLite refuses expressions more than 1000 deep; a flat 1500-way "or" must not reach it.
+    app.config["SCIMSVC_MAX_FILTER_LENGTH"] = 100_000
+    text = " or ".join(["id pr"] * 1500)
+    assert matched(scim, text) == EVERYONE
+    text = " or ".join(f'emails.value eq "n{i}"' for i in range(1499))
+    text += ' or emails eq "jo@example.org"'
+    assert matched(scim, text) == {"Jomalley@Example.com"}

@@ -28,8 +28,9 @@ from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 from sly.lex import LexError
 from sly.yacc import SlyLogger
 from sqlalchemy import String, and_, case, cast, false, func, literal, not_, or_, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
+from .. import dialect as dialects
 from ..errors import InvalidFilter, InvalidValue
 from ..models import User, UserValue
 from . import schema as scim_schema
@@ -326,9 +327,11 @@ class _Compiler:
         if depth > MAX_NESTING:
             raise InvalidFilter(f"The filter is nested more than {MAX_NESTING} levels deep.")
         if isinstance(node, And):
-            return and_(*(self.node(item, scope, depth + 1, negated) for item in node.items))
+            return _balanced(and_, [self.node(item, scope, depth + 1, negated)
+                                    for item in node.items])
         if isinstance(node, Or):
-            return or_(*(self.node(item, scope, depth + 1, negated) for item in node.items))
+            return _balanced(or_, [self.node(item, scope, depth + 1, negated)
+                                   for item in node.items])
         if isinstance(node, Not):
             return not_(self.node(node.item, scope, depth + 1, True))
         if isinstance(node, ValueFilter):
@@ -551,6 +554,25 @@ def _is_stored(attr: str) -> bool:
     return attr in MULTI_VALUED
 
 
+class _Group(Grouping):
+    """Parentheses that and_/or_ keep (they flatten a plain Grouping of the same operator)."""
+
+    inherit_cache = True
+    operator = None
+
+
+def _balanced(combine: Any, clauses: list[Any], width: int = 64) -> ColumnElement[bool]:
+    """``a OR b OR …`` as a tree of parenthesised groups of at most ``width`` terms.
+
+    SQLite parses a flat chain into an expression ``n`` deep and refuses more than
+    1000 (SQLITE_MAX_EXPR_DEPTH); grouping keeps the depth near ``width``.
+    """
+    while len(clauses) > width:
+        clauses = [_Group(combine(*clauses[i:i + width]))
+                   for i in range(0, len(clauses), width)]
+    return combine(*clauses)
+
+
 def _json_path(resolved: ResolvedPath) -> tuple[str, ...]:
     path: tuple[str, ...] = (resolved.extension,) if resolved.extension else ()
     path += (resolved.attribute.name,)
@@ -625,6 +647,12 @@ def compile_comparison(target: Target, op: str, value: Any, dialect: str = "sqli
     else:
         predicate = _match(expr, op, value, exact=attribute.case_exact,
                            ranged=target.column and dialect == "sqlite")
+        if op == "co" and expr is UserValue.value_norm:
+            # An index-served superset of the matches (trigram index, see dialect.py); the
+            # LIKE stays the exact test. make bench: a scan of every value per search.
+            candidates = dialects.value_contains_candidates(dialect, UserValue.id, value)
+            if candidates is not None:
+                predicate = and_(candidates, predicate)
     return _guard(target, predicate) if guarded else predicate
 
 
