@@ -2,7 +2,12 @@
 
 The rest of scimsvc writes portable SQLAlchemy; what cannot be portable
 (connection set-up, how a write transaction takes its lock, how a unique
-violation is recognised) lives here.
+violation is recognised, how a schema migration is fenced, objects only one
+database has) lives here.
+
+Writers: on SQLite a writing request starts with BEGIN IMMEDIATE, so writers
+run one at a time; on PostgreSQL it locks the user rows it reads (SELECT …
+FOR UPDATE), so concurrent writers to one user, on any host, apply in turn.
 """
 from __future__ import annotations
 
