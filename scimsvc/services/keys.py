@@ -49,8 +49,12 @@ def issue_key(tenant_id: int, team_name: str, name: str,
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRES_IN_DAYS:
         raise Invalid(f"--expires-in is a number of days from 1 to {MAX_EXPIRES_IN_DAYS}.")
     team = get_team(tenant_id, team_name)
-    if db.session.scalar(select(ApiKey.id).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name)):
-        raise Conflict(f"API key '{name}' already exists.")
+    existing = db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name))
+    if existing is not None:
+        state = key_state(existing)
+        # A revoked key keeps its name (and its history); a replacement needs a new one.
+        raise Conflict(f"API key '{name}' already exists" +
+                       (f" ({state}); give the new key another --name." if state != "active" else "."))
     prefix = secrets.token_hex(6)
     secret = f"scimsvc_{prefix}_{secrets.token_urlsafe(32)}"
     now = utcnow()

@@ -112,6 +112,8 @@ def test_revoke_asks_for_confirmation_then_marks_the_key(admin):
     (listed,) = json.loads(admin("api-key", "list", "--json").stdout)
     assert listed["state"] == "revoked"
     assert listed["revoked"] is not None
+    assert_fails(admin("api-key", "create", "--team", "idp", "--name", "okta", ok=False),
+                 "API key 'okta' already exists (revoked); give the new key another --name.")
     # Revoking again is harmless and keeps the first time.
     admin("api-key", "revoke", "okta", "--yes")
     assert json.loads(admin("api-key", "list", "--json").stdout)[0]["revoked"] == listed["revoked"]

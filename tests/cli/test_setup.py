@@ -118,6 +118,12 @@ def test_every_command_and_option_is_documented(path, command):
             assert param.help, f"scimsvc {' '.join(path)} {param.opts[0]} has no help="
 
 
+def test_every_list_and_show_command_takes_json():
+    lacking = [" ".join(path) for path, command in _commands(cli)
+               if path[-1] in ("list", "show") and not any("--json" in p.opts for p in command.params)]
+    assert lacking == []
+
+
 def test_the_issue_command_names_exist():
     names = {" ".join(path) for path, _ in _commands(cli)}
     assert {
