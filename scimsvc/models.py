@@ -228,3 +228,18 @@ class AuditEvent(db.Model):
     status: Mapped[int] = mapped_column(Integer)
     scim_type: Mapped[str | None] = mapped_column(String(32))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class UserBucket(db.Model):
+    """How many live users a tenant has among the ids ``bucket * BUCKET_SIZE`` and up.
+
+    Kept exact by database triggers in the transaction that changes ``users``
+    (``dialect.search_structures_ddl``): a list's totalResults and the user at its
+    startIndex are found by summing these rows, not by reading every user.
+    """
+
+    __tablename__ = "user_buckets"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    live: Mapped[int] = mapped_column(Integer, default=0)

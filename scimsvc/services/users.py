@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import dialect
 from ..errors import InvalidValue, PreconditionFailed, ResourceNotFound, Uniqueness
 from ..extensions import db
-from ..models import User, UserValue, utcnow
+from ..models import User, UserBucket, UserValue, utcnow
 from ..scim.patch import apply_patch, check_immutable
 from ..scim.resource import load_document
 from . import audit, lifecycle
@@ -68,12 +68,47 @@ def search_users(tenant_id: int, where: Any = None, order_by: Sequence[Any] = ()
     (``deleted_at`` set) are never part of the result.
     """
     conditions = [User.tenant_id == tenant_id, User.deleted_at.is_(None)]
+    if where is None and not order_by:
+        return _page_in_id_order(tenant_id, conditions, offset, limit)
     if where is not None:
         conditions.append(where)
     total = db.session.scalar(select(func.count()).select_from(User).where(*conditions))
     if limit == 0 or not total or offset >= total:
         return total or 0, []
     page = select(User).where(*conditions).order_by(*order_by, User.id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return total, list(db.session.scalars(page))
+
+
+# user_buckets (kept by triggers, see dialect.py): the live users of a tenant per block of ids.
+_LIVE_TOTAL = select(func.coalesce(func.sum(UserBucket.live), 0)).where(
+    UserBucket.tenant_id == bindparam("tenant_id"))
+_running = select(
+    UserBucket.bucket, UserBucket.live,
+    (func.sum(UserBucket.live).over(order_by=UserBucket.bucket) - UserBucket.live).label("before"),
+).where(UserBucket.tenant_id == bindparam("tenant_id")).subquery()
+_BUCKET_AT = (select(_running.c.bucket, _running.c.before)
+              .where(_running.c.before + _running.c.live > bindparam("offset"))
+              .order_by(_running.c.bucket).limit(1))
+
+
+def _page_in_id_order(tenant_id: int, conditions: list[Any], offset: int,
+                      limit: int | None) -> tuple[int, list[User]]:
+    """``search_users`` for an unfiltered list in the default (id) order, at any depth.
+
+    COUNT and OFFSET both read every user before the page (make bench: 125 ms each for
+    the last page of 1.1M users); the per-bucket counts give the total and the block of
+    ids holding user number ``offset``, so the page query skips fewer than
+    BUCKET_SIZE users. Same result as the general path, startIndex semantics included.
+    """
+    params = {"tenant_id": tenant_id}
+    total = db.session.scalar(_LIVE_TOTAL, params)
+    if limit == 0 or offset >= total:
+        return total, []
+    bucket, before = db.session.execute(_BUCKET_AT, {**params, "offset": offset}).one()
+    page = (select(User).where(*conditions, User.id >= bucket * dialect.BUCKET_SIZE)
+            .order_by(User.id).offset(offset - before))
     if limit is not None:
         page = page.limit(limit)
     return total, list(db.session.scalars(page))

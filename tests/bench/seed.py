@@ -3,9 +3,11 @@
 Used for 100,000 and 1,000,000 users, where POSTing each one would take
 most of the run. Every body goes through the marshmallow layer
 (``resource.load_user``) and the users service's own projection code
-(``users._apply``: the columns, the user_values rows), with the tenant's
-team assignment, exactly as ``create_user`` stores it; only the commit is
-per batch instead of per user.
+(``users._apply``: the columns and the user_values rows), and every user
+joins the team the organization assigns, as ``create_user`` would store
+them. What differs is the writing: two processes build the rows, one
+writes them with executemany, one transaction per batch, and no audit
+event is journaled (no SCIM request was made).
 
 Run as ``python -m tests.bench.seed START COUNT`` with the server's
 ``SCIMSVC_*`` environment, so the app is configured like the server.
@@ -15,40 +17,87 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from multiprocessing import get_context
 
 from tests.bench.bodies import create_body
 
+BATCH = 5000
+_app = None
 
-def seed(start: int, count: int, batch: int = 2000) -> None:
-    from scimsvc import create_app, dialect
+
+def _context():
+    global _app
+    if _app is None:
+        from scimsvc import create_app
+
+        _app = create_app()
+    return _app.app_context()
+
+
+def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
+    """Build the users and user_values rows of users ``first``..``stop-1`` (in a worker process)."""
+    first, stop, first_id, tenant_id = job
     from scimsvc.extensions import db
-    from scimsvc.models import Organization, User, utcnow
+    from scimsvc.models import User, UserValue, utcnow
     from scimsvc.scim.resource import load_user
     from scimsvc.services import users
+
+    user_columns = [c.key for c in User.__table__.columns]
+    value_columns = [c.key for c in UserValue.__table__.columns if c.key != "id"]
+    user_rows, value_rows = [], []
+    with _context():
+        now = utcnow()
+        with db.session.no_autoflush:
+            for i in range(first, stop):
+                document, password = load_user(create_body(i))
+                user = User(id=first_id + i - first, tenant_id=tenant_id, scim_id=str(uuid.uuid4()),
+                            created_at=now, updated_at=now, version=1)
+                users._apply(user, document, password, fresh=True)
+                user_rows.append({k: getattr(user, k) for k in user_columns})
+                for value in [o for o in db.session.new if isinstance(o, UserValue)]:
+                    row = {k: getattr(value, k) for k in value_columns}
+                    row["user_id"] = user.id
+                    value_rows.append(row)
+                db.session.expunge_all()
+    value_rows.sort(key=lambda r: (r["user_id"], r["attr"], r["position"]))
+    return user_rows, value_rows
+
+
+def seed(start: int, count: int, processes: int = 2) -> None:
+    from sqlalchemy import func, insert, select
+
+    from scimsvc import dialect
+    from scimsvc.extensions import db
+    from scimsvc.models import Organization, User, UserValue, team_members
     from scimsvc.services.provisioning import get_settings
 
-    app = create_app()
-    with app.app_context(), dialect.writing():
-        tenant_id = db.session.query(Organization.id).filter_by(
-            slug=app.config["SCIMSVC_DEFAULT_ORG"]).scalar()
+    with _context():
+        org = db.session.scalar(select(Organization).where(
+            Organization.slug == _app.config["SCIMSVC_DEFAULT_ORG"]))
+        tenant_id = org.id
         team = get_settings(tenant_id).assign_team
-        began = time.perf_counter()
-        for first in range(start, start + count, batch):
-            now = utcnow()
-            for i in range(first, min(first + batch, start + count)):
-                document, password = load_user(create_body(i))
-                user = User(tenant_id=tenant_id, scim_id=str(uuid.uuid4()), created_at=now,
-                            updated_at=now, version=1)
-                users._apply(user, document, password, fresh=True)
-                if team is not None:
-                    user.teams.append(team)
-                db.session.add(user)
+        team_id = team.id if team is not None else None
+        next_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+        db.session.rollback()
+        db.engine.dispose()  # no connection crosses the fork below
+    jobs = []
+    for first in range(start, start + count, BATCH):
+        stop = min(first + BATCH, start + count)
+        jobs.append((first, stop, next_id, tenant_id))
+        next_id += stop - first
+    began = time.perf_counter()
+    done = 0
+    with get_context("fork").Pool(processes) as pool, _context(), dialect.writing():
+        for user_rows, value_rows in pool.imap(build_rows, jobs):
+            db.session.execute(insert(User), user_rows)
+            if value_rows:
+                db.session.execute(insert(UserValue), value_rows)
+            if team_id is not None:
+                db.session.execute(insert(team_members), [
+                    {"team_id": team_id, "user_id": row["id"]} for row in user_rows])
             db.session.commit()
-            db.session.expunge_all()
-            if team is not None:
-                team = db.session.merge(team, load=False)
-            done = min(first + batch, start + count) - start
-            if done % 50000 < batch:
+            done += len(user_rows)
+            if done % 100_000 < BATCH or done == count:
                 rate = done / (time.perf_counter() - began)
                 print(f"  seeded {done}/{count} users in-process ({rate:.0f}/s)", file=sys.stderr,
                       flush=True)
