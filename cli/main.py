@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 from flask import Flask
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 
 from scimsvc import __version__, create_app
 from scimsvc.config import ConfigError
@@ -52,9 +53,10 @@ class AdminGroup(click.Group):
             raise click.ClickException(error.message) from None
         except ConfigError as error:
             raise click.ClickException(f"Configuration: {error}") from None
-        except (OperationalError, ProgrammingError) as error:
-            text = str(error.orig if hasattr(error, "orig") else error).splitlines()[0]
-            if "no such table" in text or "does not exist" in text:
+        except DBAPIError as error:
+            text = str(error.orig).strip().splitlines()[0]
+            # SQLite, then PostgreSQL: the tables are missing (not the database itself).
+            if "no such table" in text or re.match(r'relation ".*" does not exist', text):
                 raise click.ClickException(
                     "The database is not initialised: run 'scimsvc init' first."
                 ) from None

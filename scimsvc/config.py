@@ -9,6 +9,9 @@ import os
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 DEFAULTS: dict[str, Any] = {
     # None means "the SQLite file scimsvc.sqlite3 in the instance folder".
     "SQLALCHEMY_DATABASE_URI": None,
@@ -94,6 +97,23 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def check_database_url(url: Any) -> None:
+    """Raise ConfigError unless ``url`` names SQLite or PostgreSQL with an installed driver."""
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+    except (ArgumentError, ValueError, TypeError):
+        raise ConfigError(f"SCIMSVC_DATABASE_URL={str(url)!r} is not a database URL "
+                          "(e.g. postgresql+psycopg://user@host/db).") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"SCIMSVC_DATABASE_URL names {backend!r}: scimsvc runs on SQLite or PostgreSQL.")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError):
+        raise ConfigError(f"The database driver for {parsed.drivername!r} is not installed: "
+                          "pip install 'scimsvc[postgres]' and use postgresql+psycopg://...") from None
+
+
 def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + os.path.join(instance_path, "scimsvc.sqlite3")
 
@@ -103,6 +123,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(instance_path, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
+    check_database_url(config["SQLALCHEMY_DATABASE_URI"])
     base = config.get("SCIMSVC_BASE_URL")
     if base:
         parts = urlsplit(base)

@@ -103,3 +103,21 @@ def test_relative_sqlite_url_lives_in_the_instance_folder(instance, monkeypatch)
     result = Admin(create_app())("init")
     assert result.stdout.splitlines()[0] == f"Database ready: sqlite:///{instance / 'custom.sqlite3'}"
     assert (instance / "custom.sqlite3").exists()
+
+
+@pytest.mark.parametrize("url,message", [
+    ("foo", "SCIMSVC_DATABASE_URL='foo' is not a database URL (e.g. postgresql+psycopg://user@host/db)."),
+    ("mysql://u@localhost/db", "SCIMSVC_DATABASE_URL names 'mysql': scimsvc runs on SQLite or PostgreSQL."),
+    ("postgresql+nosuchdriver://u@localhost/db",
+     "The database driver for 'postgresql+nosuchdriver' is not installed: "
+     "pip install 'scimsvc[postgres]' and use postgresql+psycopg://..."),
+])
+def test_unusable_database_url_is_one_line_error(instance, monkeypatch, url, message):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.setenv("SCIMSVC_DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["role", "list"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: Configuration: {message}\n"
