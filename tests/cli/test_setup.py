@@ -141,3 +141,22 @@ def test_serve_refuses_an_uninitialised_database(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "empty"))
     result = CliRunner().invoke(cli, ["serve", "--port", "8000"])  # never reaches gunicorn
     assert_fails(result, "The database is not initialised: run 'scimsvc init' first.")
+
+
+def test_serve_refuses_a_schema_behind_the_code(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from scimsvc.extensions import db
+    from scimsvc.services.database import head_revision, upgrade
+
+    monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "old"))
+    app = create_app()
+    with app.app_context():
+        upgrade("0001")  # as an older scimsvc left it
+        db.engine.dispose()
+    if head_revision() == "0001":
+        pytest.skip("only one revision exists")
+    result = CliRunner().invoke(cli, ["serve"])
+    assert_fails(result, f"The database schema is at revision 0001, this scimsvc needs {head_revision()}: "
+                         "run 'scimsvc init' to upgrade it.")
