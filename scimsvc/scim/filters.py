@@ -645,8 +645,7 @@ def compile_comparison(target: Target, op: str, value: Any, dialect: str = "sqli
         predicate = {"gt": expr > value, "ge": expr >= value,
                      "lt": expr < value, "le": expr <= value}[op]
     else:
-        predicate = _match(expr, op, value, exact=attribute.case_exact,
-                           ranged=target.column and dialect == "sqlite")
+        predicate = match_predicate(target, expr, op, value, dialect)
         if op == "co" and expr is UserValue.value_norm:
             # An index-served superset of the matches (trigram index, see dialect.py); the
             # LIKE stays the exact test. make bench: a scan of every value per search.
@@ -663,8 +662,17 @@ def _guard(target: Target, predicate: ColumnElement[bool]) -> ColumnElement[bool
     return and_(target.expr.is_not(None), predicate)
 
 
-def _match(expr: Any, op: str, value: str, *, exact: bool, ranged: bool) -> ColumnElement[bool]:
-    """co / sw / ew with LIKE … ESCAPE, so ``%`` and ``_`` in ``value`` are literal."""
+def match_predicate(target: Target, expr: Any, op: str, value: str,
+                    dialect: str = "sqlite") -> ColumnElement[bool]:
+    """``co`` / ``sw`` / ``ew`` on one attribute (RFC 7644 §3.4.2.2): the swap point.
+
+    ``expr`` is ``target.expr`` folded when the attribute ignores case, and ``value``
+    is folded likewise. LIKE … ESCAPE makes ``%`` and ``_`` in ``value`` literal. A
+    trigram-index form (FTS5, pg_trgm) for, say, ``emails.value co`` belongs here,
+    chosen by ``target`` (``target.expr is UserValue.value_norm``) and ``dialect``.
+    """
+    exact = target.attribute.case_exact
+    ranged = target.column and dialect == "sqlite"
     if value == "":
         return expr.is_not(None)  # every string contains, starts and ends with ""
     if op == "co":
@@ -761,5 +769,5 @@ def _compare_time(target: Target, op: str, value: Any) -> ColumnElement[bool]:
 __all__ = [
     "And", "AttrRef", "Comparison", "FilterLexer", "FilterParser", "Node", "Not", "Or",
     "Target", "ValueFilter", "compile_comparison", "compile_filter", "parse_filter",
-    "parse_time", "sort_terms", "values_match",
+    "match_predicate", "parse_time", "sort_terms", "values_match",
 ]
