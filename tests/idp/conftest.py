@@ -16,9 +16,9 @@ def _idp(app, admin, name: str, **headers) -> IdP:
 
 @pytest.fixture
 def okta(app, admin) -> IdP:
-    """Okta's SCIM client: its User-Agent, the SCIM media type with a charset."""
+    """Okta's SCIM client: its User-Agent, the SCIM media type with a charset, its Accept-*."""
     return _idp(app, admin, "okta", user_agent=okta_traffic.USER_AGENT,
-                content_type=okta_traffic.CONTENT_TYPE)
+                content_type=okta_traffic.CONTENT_TYPE, extra_headers=okta_traffic.HEADERS)
 
 
 @pytest.fixture

@@ -12,6 +12,10 @@ Sources (each body below names the one it comes from):
   from https://developer.okta.com/docs/guides/scim-provisioning-integration-test/main/):
   its "Required Test" steps and the "realistic value" user it creates.
 
+- [CAPTURE] an Okta engineer's capture of the request Okta sent to deactivate a user
+  (oktadeveloper/okta-blog-archive, pull request #1956, "Update SCIM doc with API payload
+  JSONs", 2018): its headers are ``HEADERS`` below.
+
 Values are kept as Okta prints them; the ids in [REF20] are the server's, so the
 replays substitute the id our server assigned.
 """
@@ -20,8 +24,11 @@ from __future__ import annotations
 import copy
 
 USER_AGENT = "Okta SCIM Client 1.0.0"  # [REF20], every request
-# Okta sends the SCIM media type with a charset parameter (issue 4); servers must accept it.
+# [CAPTURE]: the SCIM media type with a charset parameter; servers must accept it.
 CONTENT_TYPE = "application/scim+json; charset=utf-8"
+# [CAPTURE]: the other headers Okta sends besides Authorization, Content-Type and User-Agent.
+HEADERS = {"Accept": "application/scim+json", "Accept-Charset": "utf-8",
+           "Accept-Encoding": "gzip,deflate"}
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

@@ -22,18 +22,20 @@ class IdP:
     """One identity provider's HTTP client against the Flask test app."""
 
     def __init__(self, client, key: str, *, user_agent: str, content_type: str = SCIM,
-                 accept: str | None = SCIM):
+                 accept: str | None = SCIM, extra_headers: dict[str, str] | None = None):
         self.client = client
         self.key = key
         self.user_agent = user_agent
         self.content_type = content_type
         self.accept = accept
+        self.extra_headers = dict(extra_headers or {})
 
     def send(self, method: str, path: str, body: Any = None, *, headers: dict | None = None):
         url = path if path.startswith("/") else f"{ROOT}/{path}"
         sent = {"Authorization": f"Bearer {self.key}", "User-Agent": self.user_agent}
         if self.accept:
             sent["Accept"] = self.accept
+        sent.update(self.extra_headers)
         data = None
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)

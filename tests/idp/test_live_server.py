@@ -24,7 +24,7 @@ def server(tmp_path_factory):
 
 def test_okta_sequence_over_http(server):
     okta = IdP(server.client(), server.key("okta-live"), user_agent=okta_wire.USER_AGENT,
-               content_type=okta_wire.CONTENT_TYPE)
+               content_type=okta_wire.CONTENT_TYPE, extra_headers=okta_wire.HEADERS)
     expect_list(okta.search(**okta_wire.CONNECTION_TEST_QUERY), total=0)
     response = okta.search(okta_wire.LOOKUP_FILTER, **okta_wire.LOOKUP_QUERY)
     assert expect_list(response, total=0) == []
