@@ -20,6 +20,10 @@ Sources (each body below names the one it comes from):
   https://github.com/AzureAD/SCIMReferenceCode: ``PostmanCollection.json`` ("SCIM Tests") and
   ``Microsoft.SCIM.PlaywrightTests/json/*.json`` with ``UserAndGroupTestsWithGarbage.cs``.
 
+- [CAPTURE] a PATCH captured from Entra when a user's "Account enabled" was unchecked, posted in
+  ssoready/ssoready issue #155 ("SCIM sync not updating active attribute on deactivation", 2024):
+  ``Operations`` first, ``"Replace"`` and the string ``"False"``.
+
 The one Entra shape not printed verbatim in those pages is the enterprise ``manager`` sent as a
 bare id string on its URN path; [TUT] says "only the manager attribute is checked first for
 users" and its schema example stores ``"manager": "123456"``; the PATCH that Entra sends for it
@@ -287,6 +291,20 @@ REPLACE_MANY_WITH_FLAG = (
         "name.familyName": "Unua",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "Aklq"}},
 )
+
+# [CAPTURE] the whole body, in Entra's key order.
+DISABLE_CAPTURED = {
+    "Operations": [
+        {
+            "op": "Replace",
+            "path": "active",
+            "value": "False"
+        }
+    ],
+    "schemas": [
+        "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+    ]
+}
 
 # --- [TUT] "User Operations" -----------------------------------------------------------------
 

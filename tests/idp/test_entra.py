@@ -187,6 +187,12 @@ def test_disable_with_and_without_the_flag(entra, operation):
     assert expect(entra.get(f"Users/{user['id']}"), 200)["active"] is False
 
 
+def test_disable_as_captured_from_entra(entra):
+    """[CAPTURE] the body Entra sent when "Account enabled" was unchecked."""
+    user = _create(entra)
+    assert expect(entra.patch(f"Users/{user['id']}", entra_wire.DISABLE_CAPTURED), 200)["active"] is False
+
+
 def test_disabled_user_stays_visible(entra):
     """[TUT] "Soft-deleting a user active=false": "The user object should be returned in a request
     whether or not the user is active"."""
