@@ -11,8 +11,9 @@ an absent attribute makes ``eq``/``ne``/``co``/… false, so ``not (…)`` is it
 complement (absent counts as "not equal" only through ``not``).
 
 ``compile_comparison`` (one attribute, one operator) is the single place that turns
-a comparison into SQL, so a faster form (FTS5 trigram, pg_trgm) can be swapped in for
-one (attribute, operator) pair without touching the rest.
+a comparison into SQL, and ``match_predicate`` the one for ``co``/``sw``/``ew``, so a
+faster form (FTS5 trigram, pg_trgm) can be swapped in for one (attribute, operator)
+pair without touching the rest. ``sort_terms`` maps ``sortBy`` onto the same columns.
 """
 from __future__ import annotations
 
