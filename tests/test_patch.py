@@ -452,3 +452,30 @@ def test_engine_is_pure_and_leaves_its_input_alone():
     assert document == before
     assert result.document["emails"] == [{"value": "b@x", "type": "work", "primary": False},
                                          {"value": "c@x", "primary": True}]
+
+
+def test_concurrent_patches_to_one_user_lose_no_update(app, scim):
+    """Read-modify-write under concurrency: writers take the lock first, so each sees the last."""
+    import threading
+
+    from tests.conftest import ScimClient
+
+    user = make_user(scim)
+    errors = []
+
+    def writer(name):
+        client = ScimClient(app.test_client(), scim.key)
+        for i in range(8):
+            response = patch(client, user["id"], {"op": "add", "path": "roles", "value": [{"value": f"{name}-{i}"}]})
+            if response.status_code != 200:
+                errors.append(response.get_data(as_text=True))
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    body = scim.get(f"Users/{user['id']}").get_json()
+    assert sorted(r["value"] for r in body["roles"]) == sorted(f"{n}-{i}" for n in "abc" for i in range(8))
+    assert body["meta"]["version"] == 'W/"25"'
