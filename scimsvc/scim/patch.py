@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
+from . import filters
 from .resource import load_document
 from .schema import (
     CORE_USER,
@@ -37,24 +38,16 @@ from .schema import (
 OPS = ("add", "replace", "remove")
 
 # ---------------------------------------------------------------------------
-# Value filters (RFC 7644 §3.4.2.2 grammar, restricted to one complex value)
+# Value filters: the service's filter grammar (filters.parse_filter), evaluated on
+# the values of one multi-valued attribute of one document
 # ---------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""
-    \s*(?:
-      (?P<string>"(?:[^"\\]|\\.)*")
-    | (?P<lparen>\()
-    | (?P<rparen>\))
-    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.:])
-    | (?P<word>[A-Za-z$][\w$.:\-]*)
-    )""", re.VERBOSE)
-
-_COMPARE = {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"}
+_ORDERING = ("gt", "ge", "lt", "le")
 
 
 @dataclass(frozen=True)
 class Compare:
-    """``attr op value`` (or ``attr pr``) on one sub-attribute of the complex value."""
+    """``sub op value`` (or ``sub pr``) on one sub-attribute of the complex value."""
 
     attribute: Attribute
     op: str
@@ -64,8 +57,7 @@ class Compare:
 @dataclass(frozen=True)
 class Logical:
     op: str  # "and" | "or"
-    left: Any
-    right: Any
+    items: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -73,117 +65,40 @@ class Not:
     operand: Any
 
 
-def _tokenize(text: str) -> list[tuple[str, Any]]:
-    import json
+def parse_value_filter(text: str, parent: Attribute) -> Any:
+    """Parse the filter of ``parent[...]`` and resolve its names against ``parent``'s sub-attributes.
 
-    tokens: list[tuple[str, Any]] = []
-    pos = 0
-    text = text.rstrip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise InvalidFilter(f"Unexpected character in filter at position {pos}: {text[pos:pos + 10]!r}.")
-        pos = match.end()
-        kind = match.lastgroup
-        raw = match.group(kind)
-        if kind == "string":
-            try:
-                tokens.append(("value", json.loads(raw)))
-            except ValueError:
-                raise InvalidFilter(f"Malformed string in filter: {raw}.") from None
-        elif kind == "number":
-            tokens.append(("value", float(raw) if any(c in raw for c in ".eE") else int(raw)))
-        elif kind == "word":
-            lowered = raw.lower()
-            if lowered in ("true", "false"):
-                tokens.append(("value", lowered == "true"))
-            elif lowered == "null":
-                tokens.append(("value", None))
-            else:
-                tokens.append(("word", raw))
-        else:
-            tokens.append((kind, raw))
-    return tokens
+    Uses the same grammar as ``?filter=`` (and binds tighter than or, RFC 7644
+    §3.4.2.2). Raises InvalidFilter for a syntax error, an unknown sub-attribute,
+    a nested value filter, or an ordering operator on a boolean (RFC 7644 §3.12).
+    """
+    return _resolve_filter(filters.parse_filter(text), parent)
 
 
-class _FilterParser:
-    """Recursive descent over the filter grammar; ``and`` binds tighter than ``or`` (§3.4.2.2)."""
-
-    def __init__(self, text: str, parent: Attribute):
-        self.tokens = _tokenize(text)
-        self.pos = 0
-        self.parent = parent
-
-    def parse(self) -> Any:
-        if not self.tokens:
-            raise InvalidFilter("The value filter is empty.")
-        node = self._or()
-        if self.pos != len(self.tokens):
-            raise InvalidFilter(f"Unexpected token in filter: {self.tokens[self.pos][1]!r}.")
-        return node
-
-    def _peek_word(self) -> str | None:
-        if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "word":
-            return self.tokens[self.pos][1].lower()
-        return None
-
-    def _or(self) -> Any:
-        node = self._and()
-        while self._peek_word() == "or":
-            self.pos += 1
-            node = Logical("or", node, self._and())
-        return node
-
-    def _and(self) -> Any:
-        node = self._unary()
-        while self._peek_word() == "and":
-            self.pos += 1
-            node = Logical("and", node, self._unary())
-        return node
-
-    def _expect(self, kind: str) -> Any:
-        if self.pos >= len(self.tokens) or self.tokens[self.pos][0] != kind:
-            found = self.tokens[self.pos][1] if self.pos < len(self.tokens) else "end of filter"
-            raise InvalidFilter(f"Expected {kind} in filter, found {found!r}.")
-        self.pos += 1
-        return self.tokens[self.pos - 1][1]
-
-    def _unary(self) -> Any:
-        if self._peek_word() == "not":
-            self.pos += 1
-            self._expect("lparen")
-            node = self._or()
-            self._expect("rparen")
-            return Not(node)
-        if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "lparen":
-            self.pos += 1
-            node = self._or()
-            self._expect("rparen")
-            return node
-        name = self._expect("word")
-        attribute = self._sub_attribute(name)
-        op = (self._expect("word") or "").lower()
-        if op == "pr":
-            return Compare(attribute, "pr")
-        if op not in _COMPARE:
-            raise InvalidFilter(f"Unknown comparison operator {op!r} in filter.")
-        value = self._expect("value")
-        if op in ("gt", "ge", "lt", "le") and (attribute.type in ("boolean", "complex")
-                                               or isinstance(value, bool) or value is None):
-            raise InvalidFilter(f"'{op}' cannot compare the boolean or null {attribute.name!r}.")
-        return Compare(attribute, op, value)
-
-    def _sub_attribute(self, name: str) -> Attribute:
-        # Inside emails[...] the names are emails' sub-attributes; "emails.type" is accepted too.
-        _, rest = split_urn(name)
-        if "." in rest:
-            head, _, rest = rest.partition(".")
-            if head.lower() != self.parent.name.lower():
-                raise InvalidFilter(f"Unknown attribute {name!r} in the {self.parent.name} filter.")
-        found = self.parent.sub(rest)
-        if found is None:
-            raise InvalidFilter(f"Unknown attribute {name!r} in the {self.parent.name} filter.")
-        return found
+def _resolve_filter(node: Any, parent: Attribute) -> Any:
+    if isinstance(node, filters.And):
+        return Logical("and", tuple(_resolve_filter(item, parent) for item in node.items))
+    if isinstance(node, filters.Or):
+        return Logical("or", tuple(_resolve_filter(item, parent) for item in node.items))
+    if isinstance(node, filters.Not):
+        return Not(_resolve_filter(node.item, parent))
+    if isinstance(node, filters.ValueFilter):
+        raise InvalidFilter(f"A value filter cannot contain another ({node.attr}[...]).")
+    ref = node.attr
+    if ref.uri and ref.uri.lower() != CORE_USER.id.lower():
+        raise InvalidFilter(f"Unknown attribute '{filters.shown(str(ref))}' in the {parent.name} filter.")
+    name = ref.name
+    if ref.sub is not None:  # "emails.type" inside emails[...]
+        if name.lower() != parent.name.lower():
+            raise InvalidFilter(f"Unknown attribute '{filters.shown(str(ref))}' in the {parent.name} filter.")
+        name = ref.sub
+    attribute = parent.sub(name)
+    if attribute is None:
+        raise InvalidFilter(f"Unknown attribute '{filters.shown(str(ref))}' in the {parent.name} filter.")
+    if node.op in _ORDERING and (attribute.type == "boolean" or isinstance(node.value, bool)
+                                 or node.value is None):
+        raise InvalidFilter(f"'{node.op}' cannot compare the boolean or null '{attribute.name}'.")
+    return Compare(attribute, node.op, node.value)
 
 
 def _fold(value: Any, attribute: Attribute) -> Any:
@@ -202,8 +117,8 @@ def _as_bool(value: Any) -> Any:
 def _matches(node: Any, item: dict[str, Any]) -> bool:
     if isinstance(node, Logical):
         if node.op == "and":
-            return _matches(node.left, item) and _matches(node.right, item)
-        return _matches(node.left, item) or _matches(node.right, item)
+            return all(_matches(operand, item) for operand in node.items)
+        return any(_matches(operand, item) for operand in node.items)
     if isinstance(node, Not):
         return not _matches(node.operand, item)
     actual = item.get(node.attribute.name) if isinstance(item, dict) else None
@@ -233,9 +148,13 @@ def _equalities(node: Any) -> dict[str, Any] | None:
     if isinstance(node, Compare) and node.op == "eq" and node.value is not None:
         return {node.attribute.name: node.value}
     if isinstance(node, Logical) and node.op == "and":
-        left, right = _equalities(node.left), _equalities(node.right)
-        if left is not None and right is not None:
-            return {**left, **right}
+        pinned: dict[str, Any] = {}
+        for operand in node.items:
+            found = _equalities(operand)
+            if found is None:
+                return None
+            pinned.update(found)
+        return pinned
     return None
 
 
@@ -298,7 +217,7 @@ def parse_path(path: Any) -> Target | None:
     if filter_text is not None:
         if not resolved.attribute.multi_valued or resolved.attribute.type != "complex":
             raise InvalidPath(f"A value filter needs a multi-valued complex attribute: {text!r}.")
-        parsed_filter = _FilterParser(filter_text, resolved.attribute).parse()
+        parsed_filter = parse_value_filter(filter_text, resolved.attribute)
     return Target(text, resolved, parsed_filter)
 
 
