@@ -17,6 +17,7 @@ a bare string where a complex value with a ``value`` sub-attribute is expected
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -506,6 +507,10 @@ class _Patcher:
                 new[target.sub.name] = loaded
             else:
                 new.update(loaded)
+            # Canonical like any other value: roles[primary eq "True"] pins a boolean.
+            whole = Target(target.text, dataclasses.replace(target.resolved, sub_attribute=None),
+                           target.filter)
+            new = _read_value(whole, new)
             self.holder(target, create=True)[target.attribute.name] = self.items(target) + [new]
             self.one_primary(target, [new])
             return
