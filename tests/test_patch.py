@@ -83,6 +83,15 @@ RFC_EXAMPLES = [
     ("remove_member_by_filter",
      [{"op": "remove", "path": 'roles[value eq "2819c223-7f76-453a-919d-413861904646"]'}],
      lambda b: [r["value"] for r in b["roles"]] == ["902c246b-6245-4190-8e05-00816be7344a"]),
+    # §3.5.2 Figure 1: a sub-attribute of the values a filter selects.
+    ("remove_sub_attribute_of_filtered_member",
+     [{"op": "remove", "path": 'roles[value eq "2819c223-7f76-453a-919d-413861904646"].display'}],
+     lambda b: b["roles"][0] == {"value": "2819c223-7f76-453a-919d-413861904646"}
+     and b["roles"][1]["display"] == "Mandy Pepperidge"),
+    ("replace_sub_attribute_of_filtered_member",
+     [{"op": "replace", "path": 'roles[value eq "902c246b-6245-4190-8e05-00816be7344a"].display',
+       "value": "Mandy P."}],
+     lambda b: b["roles"][1]["display"] == "Mandy P." and b["roles"][0]["display"] == "Babs Jensen"),
     # §3.5.2.2: remove all values of a multi-valued attribute.
     ("remove_all_members", [{"op": "remove", "path": "roles"}], lambda b: "roles" not in b),
     # §3.5.2.2: remove a member, then add another, in one request.
