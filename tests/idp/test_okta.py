@@ -229,3 +229,9 @@ def test_put_without_username_is_400(okta):
 
 def test_filter_on_an_unknown_attribute_is_invalid_filter(okta):
     expect_error(okta.search('nickname_typo eq "x"'), 400, "invalidFilter")
+
+
+def test_bearer_typed_into_okta_authorization_field_is_401(okta):
+    """docs/idp/okta.md: Okta adds ``Bearer``; a key pasted with it arrives as ``Bearer Bearer <key>``."""
+    response = okta.get("Users?startIndex=1&count=2", headers={"Authorization": f"Bearer Bearer {okta.key}"})
+    expect_error(response, 401)
