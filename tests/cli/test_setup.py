@@ -160,3 +160,20 @@ def test_serve_refuses_a_schema_behind_the_code(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["serve"])
     assert_fails(result, f"The database schema is at revision 0001, this scimsvc needs {head_revision()}: "
                          "run 'scimsvc init' to upgrade it.")
+
+
+def test_scimsvc_never_imports_cli():
+    """The CLI is a thin layer over scimsvc; the reverse import would tie the app to click."""
+    import ast
+    from pathlib import Path
+
+    import scimsvc
+
+    offenders = []
+    for path in Path(scimsvc.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0
+                     else [])
+            offenders += [f"{path.name}: {n}" for n in names if n == "cli" or n.startswith("cli.")]
+    assert offenders == []
