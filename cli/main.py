@@ -86,9 +86,8 @@ def cli(ctx: click.Context, org: str | None) -> None:
 @pass_state
 def init(state: State) -> None:
     """Create or upgrade the database schema, and create the organization if needed (safe to run again)."""
-    from scimsvc.services.database import initialise
-
     from scimsvc.extensions import db
+    from scimsvc.services.database import initialise
 
     org, created = initialise(state.org_slug)
     # The engine's URL, not the setting: a relative SQLite path is resolved in the instance folder.
