@@ -39,4 +39,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .scim import init_app as init_scim
 
     init_scim(app)
+    app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     return app
+
+
+class _TolerantPaths:
+    """Collapse repeated slashes and drop a trailing one before routing.
+
+    Admins paste base URLs ending in '/' into IdPs, which then call
+    ``/scim/v2//Users`` or ``/scim/v2/Users/``; werkzeug would answer with an HTML
+    redirect or a 404. Both name the same SCIM resource, so serve it.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path or (len(path) > 1 and path.endswith("/")):
+            while "//" in path:
+                path = path.replace("//", "/")
+            environ["PATH_INFO"] = path.rstrip("/") or "/"
+        return self.wsgi_app(environ, start_response)
