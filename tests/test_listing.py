@@ -172,6 +172,17 @@ def test_sort_by_multi_valued_attribute_uses_primary_else_first_value(scim, sort
         ["dave", "alice", "carol", "Bob"]
 
 
+def test_sort_by_a_boolean_sub_attribute(scim, sortable):
+    # Only carol's chosen email has "primary"; the others have no value: last when
+    # ascending, first when descending (RFC 7644 §3.4.2.3), then in creation order.
+    assert names(list_users(scim, sortBy="emails.primary")) == ["carol", "Bob", "alice", "dave"]
+    assert names(list_users(scim, sortBy="emails.primary", sortOrder="descending")) == \
+        ["Bob", "alice", "dave", "carol"]
+    bob = only(list_users(scim, filter='userName eq "Bob"'))
+    scim.put(f"Users/{bob['id']}", json={"schemas": [CORE], "userName": "Bob", "active": False})
+    assert names(list_users(scim, sortBy="active"))[0] == "Bob"
+
+
 def test_sort_by_meta_created_and_with_a_filter(scim, sortable):
     assert names(list_users(scim, sortBy="meta.created", sortOrder="descending")) == \
         ["dave", "alice", "Bob", "carol"]

@@ -513,8 +513,10 @@ def sort_terms(sort_by: str, descending: bool = False, *,
         if sub_attribute is None or not _is_stored(attribute.name):
             raise InvalidValue(f"sortBy '{shown(sort_by)}' does not name a sortable attribute.")
         target = compiler.value_target(ResolvedPath(resolved.schema, attribute, sub_attribute))
-        expr = target.expr if sub_attribute.case_exact or target.folded \
-            else func.lower(target.expr)
+        expr = target.expr
+        if sub_attribute.type in ("string", "reference") and not sub_attribute.case_exact \
+                and not target.folded:
+            expr = func.lower(expr)
         # RFC 7644 §3.4.2.3: "the value of the primary attribute, if any, or else the
         # first value in the list".
         expr = (
@@ -588,9 +590,12 @@ def values_match(attr: str, predicate: ColumnElement[bool]) -> ColumnElement[boo
     An uncorrelated ``users.id IN (SELECT user_id …)``: never NULL, so ``not`` stays exact,
     and a selective predicate is answered from ``ix_user_values_lookup``.
     """
-    return User.id.in_(
-        select(UserValue.user_id).where(UserValue.attr == attr, predicate)
-    )
+    of_attr = UserValue.attr == attr
+    if dialects.reads_trigram_index(predicate):
+        # The trigram index must drive: with "attr = ?" usable as an index search, SQLite
+        # walked every value of attr instead (make bench, 100k users: 25 ms, not 0.9 ms).
+        of_attr = UserValue.attr.concat("") == attr
+    return User.id.in_(select(UserValue.user_id).where(of_attr, predicate))
 
 
 def compile_comparison(target: Target, op: str, value: Any, dialect: str = "sqlite", *,
