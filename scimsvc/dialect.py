@@ -336,3 +336,11 @@ def value_contains_candidates(dialect_name: str, value_id: Any, fragment: str) -
     index = table(TRIGRAM_TABLE, column("rowid"))
     return value_id.in_(
         select(index.c.rowid).where(literal_column(TRIGRAM_TABLE).op("MATCH")(phrase)))
+
+
+def reads_trigram_index(clause: Any) -> bool:
+    """Tell whether ``clause`` holds a ``value_contains_candidates`` condition."""
+    from sqlalchemy.sql.visitors import iterate
+
+    return any(getattr(element, "name", None) == TRIGRAM_TABLE and hasattr(element, "c")
+               for element in iterate(clause))
