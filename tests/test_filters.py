@@ -5,6 +5,7 @@ table holds every example filter of RFC 7644 §3.4.2.2 (Figure 2 and the text).
 """
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
@@ -401,3 +402,52 @@ def test_a_filter_longer_than_sqlite_expression_depth_works(app, scim, people):
     text = " or ".join(f'emails.value eq "n{i}"' for i in range(1499))
     text += ' or emails eq "jo@example.org"'
     assert matched(scim, text) == {"Jomalley@Example.com"}
+
+
+# --- No input is a 500 -------------------------------------------------------------
+
+FUZZ_ATTRIBUTES = [
+    "userName", "emails", "emails.value", "emails.primary", "name", "name.familyName",
+    "meta.created", "meta.version", "meta.resourceType", "active", "title", "schemas", "id",
+    f"{ENTERPRISE}:manager.value", f"{ENTERPRISE}:manager", f"{CORE}:userName",
+    "addresses.locality", "x509Certificates.value", "groups", "password", "bogus",
+]
+FUZZ_SUBS = ["type", "value", "primary", "display", "locality", "bogus"]
+FUZZ_OPS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "EQ"]
+FUZZ_VALUES = ['"x"', '"2020-01-01T00:00:00Z"', "true", "null", "12", "-1.5e3", '""',
+               '"%_/"', '"é"', '"W/\\"1\\""', '"2020-13-01"']
+
+
+def _random_filter(rnd, depth=0):
+    def comparison(names):
+        op = rnd.choice(FUZZ_OPS)
+        name = rnd.choice(names)
+        return f"{name} pr" if op == "pr" else f"{name} {op} {rnd.choice(FUZZ_VALUES)}"
+
+    roll = rnd.random()
+    if depth > 3 or roll < 0.35:
+        return comparison(FUZZ_ATTRIBUTES)
+    if roll < 0.5:
+        inner = " and ".join(comparison(FUZZ_SUBS) for _ in range(rnd.randint(1, 2)))
+        inner = f"not ({inner})" if rnd.random() < 0.3 else inner
+        tail = f".{comparison(FUZZ_SUBS)}" if rnd.random() < 0.3 else ""
+        return f"{rnd.choice(['emails', 'addresses', 'name', 'groups', 'userName'])}[{inner}]{tail}"
+    if roll < 0.6:
+        return f"not ({_random_filter(rnd, depth + 1)})"
+    join = rnd.choice(["and", "or", "AND"])
+    return f"({_random_filter(rnd, depth + 1)}) {join} {_random_filter(rnd, depth + 1)}"
+
+
+def test_generated_filters_sorts_and_selections_never_fail_the_server(scim, people):
+    rnd = random.Random(2026)
+    answered = {200: 0, 400: 0}
+    for _ in range(400):
+        body = {"filter": _random_filter(rnd)}
+        if rnd.random() < 0.3:
+            body["sortBy"] = rnd.choice(FUZZ_ATTRIBUTES + ["emails.type", "name.givenName"])
+        if rnd.random() < 0.3:
+            body["attributes"] = [rnd.choice(FUZZ_ATTRIBUTES) for _ in range(2)]
+        response = scim.post("Users/.search", json=body)
+        assert response.status_code in answered, (body, response.get_json())
+        answered[response.status_code] += 1
+    assert answered[200] > 50 and answered[400] > 50  # both paths were exercised
