@@ -451,3 +451,97 @@ def test_generated_filters_sorts_and_selections_never_fail_the_server(scim, peop
         assert response.status_code in answered, (body, response.get_json())
         answered[response.status_code] += 1
     assert answered[200] > 50 and answered[400] > 50  # both paths were exercised
+
+
+# --- The SQL agrees with a direct reading of the RFC ------------------------------------
+
+ORACLE_PEOPLE = {
+    "Ann@Example.com": dict(displayName="Ann Ö", title="", nickName="a_%",
+                            name={"familyName": "Österberg", "givenName": "Ann"},
+                            emails=[{"value": "Ann@Example.com", "type": "work", "primary": True},
+                                    {"value": "ann@home.org", "type": "home"}],
+                            **{ENTERPRISE: {"department": "R&D"}}),
+    "bob": dict(title="Boss", name={"familyName": "bob"}, active=False,
+                emails=[{"value": "BOB@example.com", "type": "Work"}]),
+    "carl_1": dict(displayName="", nickName="Carl", externalId="C-1",
+                   emails=[{"value": "c@x.org"}], **{ENTERPRISE: {"department": "r&d",
+                                                                "manager": {"value": "M"}}}),
+    "dora": dict(),
+}
+ORACLE_STRINGS = ["userName", "displayName", "title", "nickName", "name.familyName",
+                  "name.givenName", "externalId", f"{ENTERPRISE}:department",
+                  f"{ENTERPRISE}:manager.value", "emails.value", "emails.type", "emails"]
+ORACLE_VALUES = ["ann@example.com", "ANN", "a", "b", "Ö", "ö", "", "_", "%", "r&d", "R&D", "C-1",
+                 "c-1", "work", "m", "boss", "org", "Carl", "zz"]
+STRING_OPS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr"]
+
+
+def _values_of(resource, path):
+    """The values a (dotted, possibly URN-qualified) path names in a returned resource."""
+    if path.startswith(ENTERPRISE + ":"):
+        resource, path = resource.get(ENTERPRISE, {}), path[len(ENTERPRISE) + 1:]
+    name, _, sub = path.partition(".")
+    value = resource.get(name)
+    if isinstance(value, list):
+        return [item.get(sub or "value") for item in value]
+    if isinstance(value, dict):
+        return [value.get(sub)]
+    return [value]
+
+
+def _holds(value, op, operand, exact):
+    if op == "pr":
+        return value is not None and value != ""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return (value == operand) if op == "eq" else (value != operand)
+    if not exact:
+        value, operand = value.lower(), operand.lower()
+    return {"eq": value == operand, "ne": value != operand, "co": operand in value,
+            "sw": value.startswith(operand), "ew": value.endswith(operand),
+            "gt": value > operand, "ge": value >= operand, "lt": value < operand,
+            "le": value <= operand}[op]
+
+
+def _oracle_filter(rnd, depth=0):
+    roll = rnd.random()
+    if depth < 3 and roll < 0.25:
+        join = rnd.choice(["and", "or"])
+        left, right = _oracle_filter(rnd, depth + 1), _oracle_filter(rnd, depth + 1)
+        return (f"({left[0]}) {join} ({right[0]})",
+                (lambda r, a=left[1], b=right[1], j=join: a(r) and b(r) if j == "and"
+                 else a(r) or b(r)))
+    if depth < 3 and roll < 0.35:
+        inner = _oracle_filter(rnd, depth + 1)
+        return f"not ({inner[0]})", (lambda r, f=inner[1]: not f(r))
+    if roll < 0.45:
+        kind, op = rnd.choice(["work", "home"]), rnd.choice(["co", "sw", "eq"])
+        operand = rnd.choice(ORACLE_VALUES)
+        text = f'emails[type eq "{kind}" and value {op} "{operand}"]'
+
+        def same_item(r, kind=kind, op=op, operand=operand):
+            return any(_holds(item.get("type"), "eq", kind, False)
+                       and _holds(item.get("value"), op, operand, False)
+                       for item in r.get("emails", []))
+        return text, same_item
+    if roll < 0.5:
+        operand = rnd.choice([True, False])
+        op = rnd.choice(["eq", "ne"])
+        return (f"active {op} {str(operand).lower()}",
+                lambda r, op=op, v=operand: _holds(r["active"], op, v, True))
+    path, op = rnd.choice(ORACLE_STRINGS), rnd.choice(STRING_OPS)
+    operand = rnd.choice(ORACLE_VALUES)
+    exact = path == "externalId"
+    text = f"{path} pr" if op == "pr" else f'{path} {op} "{operand}"'
+    return text, (lambda r, p=path, o=op, v=operand, e=exact:
+                  any(_holds(value, o, v, e) for value in _values_of(r, p)))
+
+
+def test_sql_filters_agree_with_evaluating_the_rfc_semantics_in_python(scim):
+    resources = [make_user(scim, name, **attrs) for name, attrs in ORACLE_PEOPLE.items()]
+    rnd = random.Random(7643)
+    for _ in range(300):
+        text, predicate = _oracle_filter(rnd)
+        expected = {r["userName"] for r in resources if predicate(r)}
+        assert matched(scim, text) == expected, text
