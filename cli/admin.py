@@ -6,7 +6,7 @@ import click
 from scimsvc.permissions import CATALOGUE, SCIM_PROVISION, SCOPES, TENANT
 from scimsvc.services import keys, organizations, provisioning, roles, teams
 
-from .main import State, cli, pass_state
+from .main import State, cli, pass_state, writes
 from .output import emit_json, fields, json_option, note, table, when
 
 
@@ -20,6 +20,7 @@ def org() -> None:
 @org.command("create")
 @click.argument("slug")
 @click.option("--name", help="Display name (default: the slug).")
+@writes
 def org_create(slug: str, name: str | None) -> None:
     """Create an organization."""
     created = organizations.create_organization(slug, name)
@@ -77,6 +78,7 @@ def role() -> None:
 @click.option("--scope", type=click.Choice(SCOPES), default=TENANT, show_default=True,
               help="Scope of the permissions.")
 @pass_state
+@writes
 def role_create(state: State, name: str, actions: tuple[str, ...], scope: str) -> None:
     """Create a role granting permissions."""
     created = roles.create_role(state.tenant_id, name, [(a, scope) for a in actions])
@@ -119,6 +121,7 @@ def role_show(state: State, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.confirmation_option(prompt="Teams holding this role lose its permissions at once. Delete it?")
 @pass_state
+@writes
 def role_delete(state: State, name: str) -> None:
     """Delete a role."""
     roles.delete_role(state.tenant_id, name)
@@ -144,6 +147,7 @@ def team() -> None:
 @click.argument("name")
 @click.option("--role", "role_names", multiple=True, metavar="ROLE", help="A role to grant (repeatable).")
 @pass_state
+@writes
 def team_create(state: State, name: str, role_names: tuple[str, ...]) -> None:
     """Create a team holding roles."""
     created = teams.create_team(state.tenant_id, name, list(role_names))
@@ -184,6 +188,7 @@ def team_show(state: State, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.argument("role_name", metavar="ROLE")
 @pass_state
+@writes
 def team_add_role(state: State, name: str, role_name: str) -> None:
     """Grant a role to a team."""
     teams.add_role(state.tenant_id, name, role_name)
@@ -194,6 +199,7 @@ def team_add_role(state: State, name: str, role_name: str) -> None:
 @click.argument("name")
 @click.argument("role_name", metavar="ROLE")
 @pass_state
+@writes
 def team_remove_role(state: State, name: str, role_name: str) -> None:
     """Take a role from a team (its keys lose the role's permissions at once)."""
     teams.remove_role(state.tenant_id, name, role_name)
@@ -204,6 +210,7 @@ def team_remove_role(state: State, name: str, role_name: str) -> None:
 @click.argument("name")
 @click.confirmation_option(prompt="The team's API keys are deleted with it. Delete it?")
 @pass_state
+@writes
 def team_delete(state: State, name: str) -> None:
     """Delete a team and its API keys (its members stay users)."""
     teams.delete_team(state.tenant_id, name)
@@ -230,6 +237,7 @@ def api_key() -> None:
 @click.option("--expires-in", type=int, metavar="DAYS", help="Expire the key after DAYS days (default: never).")
 @json_option
 @pass_state
+@writes
 def api_key_create(state: State, team_name: str, name: str, expires_in: int | None, as_json: bool) -> None:
     """Create an API key and print it (it is shown only this once)."""
     key, secret = keys.issue_key(state.tenant_id, team_name, name, expires_in)
@@ -264,6 +272,7 @@ def api_key_list(state: State, as_json: bool) -> None:
 @click.confirmation_option(prompt="Requests with this key are refused from now on; this cannot be undone. "
                                   "Revoke it?")
 @pass_state
+@writes
 def api_key_revoke(state: State, name: str) -> None:
     """Revoke an API key; requests with it are refused from now on."""
     keys.revoke_key(state.tenant_id, name)
@@ -286,6 +295,7 @@ def provisioning_group() -> None:
 @click.argument("team_name", metavar="[TEAM]", required=False)
 @click.option("--off", is_flag=True, help="Stop adding SCIM-created users to a team.")
 @pass_state
+@writes
 def provisioning_assign_team(state: State, team_name: str | None, off: bool) -> None:
     """Add every SCIM-created user to TEAM (or turn it --off)."""
     if off == bool(team_name):
@@ -301,6 +311,7 @@ def provisioning_assign_team(state: State, team_name: str | None, off: bool) -> 
 @click.option("--journal-reads/--no-journal-reads", default=None,
               help="Also write successful reads to the audit journal.")
 @pass_state
+@writes
 def provisioning_set(state: State, on_recreate: str | None, journal_reads: bool | None) -> None:
     """Change provisioning settings."""
     if on_recreate is None and journal_reads is None:

@@ -1,16 +1,17 @@
 """The ``scimsvc`` command group: set-up, serving, and the admin command groups."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
-from scimsvc import __version__, create_app
+from scimsvc import __version__, create_app, dialect
 from scimsvc.config import ConfigError
 from scimsvc.errors import ServiceError
 
@@ -64,6 +65,23 @@ class AdminGroup(click.Group):
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes(command: F) -> F:
+    """Run a command's transactions as writers (on SQLite: BEGIN IMMEDIATE).
+
+    A transaction that reads and then writes cannot wait for a busy server: once
+    another writer commits, SQLite refuses the upgrade at once ("database is
+    locked"). Taking the write lock first makes the command wait its turn.
+    """
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with dialect.writing():
+            return command(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 @click.group(cls=AdminGroup)

@@ -10,6 +10,7 @@ from cli.main import cli
 from scimsvc import create_app
 from tests.cli import assert_fails
 from tests.conftest import Admin
+from tests.databases import is_postgres
 
 
 def test_init_creates_the_default_organization_then_is_idempotent(app):
@@ -177,3 +178,30 @@ def test_scimsvc_never_imports_cli():
                      else [])
             offenders += [f"{path.name}: {n}" for n in names if n == "cli" or n.startswith("cli.")]
     assert offenders == []
+
+
+@pytest.mark.skipif(is_postgres(), reason="BEGIN IMMEDIATE is how SQLite writers queue")
+def test_write_commands_take_the_write_lock_first(admin, app):
+    """A command that reads then writes would fail with "database is locked" next to a busy
+    server; starting with BEGIN IMMEDIATE makes it wait for the lock instead."""
+    from sqlalchemy import event
+
+    from scimsvc.extensions import db
+
+    begins: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        admin("team", "create", "employees")
+        assert begins and set(begins) == {"BEGIN IMMEDIATE"}
+        begins.clear()
+        admin("team", "list")
+        assert begins and set(begins) == {"BEGIN"}  # reads do not queue behind writers
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
