@@ -353,7 +353,8 @@ def _plans_of_user_queries(app, scim, text):
         assert search(scim, text).status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    assert len(statements) == 2, statements  # one COUNT, one page
+    # The page, and a COUNT unless the first page was not full (search_users).
+    assert 1 <= len(statements) <= 2, statements
     plans = []
     with engine.connect() as connection:
         for statement, parameters in statements:

@@ -364,8 +364,15 @@ def test_listing_runs_one_count_and_one_page_query(app, scim, seven):
     statements = _user_queries(app, scim, "Users?filter=emails%20pr%20or%20userName%20pr"
                                           "&sortBy=emails&count=7")
     assert len(statements) == 2
-    assert "count(*)" in statements[0]
-    assert "LIMIT" in statements[1]
+    assert "LIMIT" in statements[0]  # the page first: a first page with room left is the total
+    assert "count(*)" in statements[1]
+
+
+def test_a_first_page_with_room_left_needs_no_count(app, scim, seven):
+    statements = _user_queries(app, scim, "Users?filter=userName%20sw%20%22user%22&count=50")
+    assert len(statements) == 1 and "count(*)" not in statements[0]
+    body = scim.get("Users?filter=userName%20sw%20%22user%22&count=50").get_json()
+    assert body["totalResults"] == body["itemsPerPage"] == len(body["Resources"])
 
 
 def test_search_request_numbers_may_be_integral_json_numbers(scim, seven):

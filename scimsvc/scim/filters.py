@@ -447,25 +447,28 @@ class _Compiler:
         """The SQL for a single-valued attribute of the user (RFC 7643 §4.1, §4.3)."""
         leaf = resolved.leaf
         dotted = resolved.dotted if resolved.extension is None else None
+        # Lambdas: building every expression of this table for each comparison was a
+        # third of a lookup's filter compilation (make bench profile).
         columns = {
-            "id": Target(User.scim_id, leaf, nullable=False, column=True),
-            "externalId": Target(User.external_id, leaf, column=True),
-            "userName": Target(User.user_name_norm, leaf, nullable=False, folded=True,
-                               column=True),
-            "active": Target(User.active, leaf, nullable=False, column=True),
-            "displayName": Target(User.display_name, leaf, column=True),
-            "name.givenName": Target(User.given_name, leaf, column=True),
-            "name.familyName": Target(User.family_name, leaf, column=True),
-            "meta.created": Target(User.created_at, leaf, nullable=False, column=True),
-            "meta.lastModified": Target(User.updated_at, leaf, nullable=False, column=True),
-            "meta.resourceType": Target(literal("User", String), leaf, nullable=False),
-            "meta.version": Target(literal('W/"') + cast(User.version, String) + literal('"'),
-                                   leaf, nullable=False),
-            "meta.location": Target(literal(self.location_prefix) + User.scim_id, leaf,
-                                    nullable=False),
+            "id": lambda: Target(User.scim_id, leaf, nullable=False, column=True),
+            "externalId": lambda: Target(User.external_id, leaf, column=True),
+            "userName": lambda: Target(User.user_name_norm, leaf, nullable=False, folded=True,
+                                       column=True),
+            "active": lambda: Target(User.active, leaf, nullable=False, column=True),
+            "displayName": lambda: Target(User.display_name, leaf, column=True),
+            "name.givenName": lambda: Target(User.given_name, leaf, column=True),
+            "name.familyName": lambda: Target(User.family_name, leaf, column=True),
+            "meta.created": lambda: Target(User.created_at, leaf, nullable=False, column=True),
+            "meta.lastModified": lambda: Target(User.updated_at, leaf, nullable=False,
+                                                column=True),
+            "meta.resourceType": lambda: Target(literal("User", String), leaf, nullable=False),
+            "meta.version": lambda: Target(
+                literal('W/"') + cast(User.version, String) + literal('"'), leaf, nullable=False),
+            "meta.location": lambda: Target(literal(self.location_prefix) + User.scim_id, leaf,
+                                            nullable=False),
         }
         if dotted in columns:
-            return columns[dotted]
+            return columns[dotted]()
         return Target(User.data[_json_path(resolved)].as_string(), leaf)
 
     @staticmethod
