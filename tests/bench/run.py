@@ -84,7 +84,9 @@ def median_of(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     out["errors"] = sum(r["errors"] for r in repeats)
     out["error_samples"] = [s for r in repeats for s in r["error_samples"]][:5]
     for extra in ("first_pages_ms", "last_pages_ms", "slowest_page_ms", "walk_seconds",
-                  "pages", "distinct_users", "pages_over_20ms"):
+                  "pages", "distinct_users", "pages_over_20ms", "server_page_ms_p50",
+                  "server_page_ms_max", "server_first_pages_ms", "server_last_pages_ms",
+                  "server_pages_over_20ms"):
         if extra in repeats[0]:
             out[extra] = round(statistics.median(r[extra] for r in repeats), 3)
     out["all"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in repeats]
@@ -190,14 +192,35 @@ def list_pages(total: int, full: bool, window: int = 30) -> list[int]:
     return picked
 
 
-def list_walk(t: Target, total: int, full: bool, max_seconds: float) -> Callable[[], Result]:
-    starts = list_pages(total, full)
+def list_walk(t: Target, total: int, full: bool, max_seconds: float,
+              window: int = 30) -> Callable[[], Result]:
+    starts = list_pages(total, full, window)
     requests = [load.get(f"{t.prefix}/Users?startIndex={s}&count=100", tag=s) for s in starts]
 
     def send() -> Result:
-        return load.sequential(servers.HOST, t.server.port, t.server.headers, requests,
-                               max_seconds=max_seconds)
+        log = t.server.log
+        start = log.stat().st_size if log else 0
+        result = load.sequential(servers.HOST, t.server.port, t.server.headers, requests,
+                                 max_seconds=max_seconds)
+        # scimsvc's request log has each request's duration inside the server.
+        result.server_ms = server_durations(log, start) if log else []
+        return result
     return send
+
+
+def server_durations(log: Path, start: int) -> list[float]:
+    """The duration_ms of each GET /scim/v2/Users line the request log got after ``start``."""
+    time.sleep(0.2)  # let the workers' last lines reach the file
+    with log.open("rb") as handle:
+        handle.seek(start)
+        text = handle.read().decode(errors="replace")
+    found = []
+    for line in text.splitlines():
+        if '"path":"/scim/v2/Users"' in line and '"method":"GET"' in line:
+            match = re.search(r'"duration_ms":([0-9.]+)', line)
+            if match:
+                found.append(float(match.group(1)))
+    return found
 
 
 def list_figures(figures: dict[str, Any], total: int) -> dict[str, Any]:
@@ -212,13 +235,27 @@ def list_figures(figures: dict[str, Any], total: int) -> dict[str, Any]:
     figures["slowest_page_ms"] = _ms(max(window, default=0.0))
     figures["pages_over_20ms"] = sum(1 for lat in window if lat > 0.020)
     figures["distinct_users"] = len(ids)
+    inside = getattr(result, "server_ms", [])
+    if inside:
+        figures["server_page_ms_p50"] = round(statistics.median(inside), 2)
+        figures["server_page_ms_max"] = round(max(inside), 2)
+        figures["server_first_pages_ms"] = round(statistics.median(inside[:10]), 2)
+        figures["server_last_pages_ms"] = round(statistics.median(inside[-10:]), 2)
+        figures["server_pages_over_20ms"] = sum(1 for ms in inside if ms > 20)
     return figures
 
 
 def run_phases(t: Target, gen: LoadGenerator, args, label: str, total: int,
-               strict: bool = False) -> dict[str, Any]:
-    """Run every read/write phase ``args.repeat`` times against ``t``; return the medians."""
+               strict: bool = False, max_seconds: float | None = None,
+               list_window: int = 30) -> dict[str, Any]:
+    """Run every read/write phase ``args.repeat`` times against ``t``; return the medians.
+
+    ``max_seconds`` caps each repeat (and each list walk, which then samples
+    ``list_window`` pages at five depths instead of walking every page).
+    """
     report: dict[str, Any] = {}
+    capped = max_seconds is not None
+    max_seconds = max_seconds or args.max_seconds
     rng = random.Random(args.random_seed)
     reads, writes = args.read_concurrency, args.write_concurrency
     plan: list[tuple[str, Callable[[int], list[Request] | None], int, set[int]]] = [
@@ -236,16 +273,18 @@ def run_phases(t: Target, gen: LoadGenerator, args, label: str, total: int,
         for r in range(args.repeat):
             requests = build(r)
             figures = measure(t.server, lambda: t.run(gen, requests, concurrency=concurrency,
-                                                      max_seconds=args.max_seconds), ok)
+                                                      max_seconds=max_seconds), ok)
             figures.pop("_result")
             repeats.append(figures)
         report[name] = median_of(repeats)
         print_line(label, name, report[name])
     if "list" in args.phases:
         repeats = []
-        full = total <= args.full_list_limit
+        full = total <= args.full_list_limit and not capped
         for r in range(args.list_repeat):
-            figures = measure(t.server, list_walk(t, total, full, args.max_list_seconds), {200})
+            walk = list_walk(t, total, full, max_seconds if capped else args.max_list_seconds,
+                             list_window)
+            figures = measure(t.server, walk, {200})
             repeats.append(list_figures(figures, total))
         report["list"] = median_of(repeats)
         report["list"]["full_walk"] = full
@@ -264,6 +303,10 @@ def print_line(label: str, phase: str, f: dict[str, Any], extra: str = "") -> No
         extra = (f"pages={f['pages']:.0f} walk={f['walk_seconds']:.1f}s first={f['first_pages_ms']:.1f}ms "
                  f"last={f['last_pages_ms']:.1f}ms slowest={f['slowest_page_ms']:.1f}ms "
                  f">20ms={f['pages_over_20ms']:.0f} users={f['distinct_users']:.0f} {extra}")
+        if "server_page_ms_p50" in f:
+            extra += (f" | inside server: p50={f['server_page_ms_p50']:.1f}ms "
+                      f"first={f['server_first_pages_ms']:.1f}ms last={f['server_last_pages_ms']:.1f}ms "
+                      f"max={f['server_page_ms_max']:.1f}ms >20ms={f['server_pages_over_20ms']:.0f}")
     print(f"{label:<12} {phase:<10} {f['ops']:>7.0f} {f['rps']:>8.1f} {f['p50_ms']:>8.2f} "
           f"{f['p99_ms']:>8.2f} {f['errors']:>6} {f['server_cpu_ms_per_req']:>14.3f} "
           f"{f['server_peak_rss_mb']:>15.1f} {f['client_cpu_ms_per_req']:>14.3f}  {extra}",
@@ -315,6 +358,7 @@ def prepare_database(args, instance: Path, env: dict[str, str], bulk: int) -> st
     if cache and (cache / "scimsvc.sqlite3").exists():
         print(f"  using the seeded database cached in {cache}", flush=True)
         shutil.copy(cache / "scimsvc.sqlite3", instance / "scimsvc.sqlite3")
+        servers.admin(env, "init")  # brings the copy to the current schema head
         return (cache / "key").read_text().strip()
     key = servers.provision(env)
     if bulk:
@@ -388,6 +432,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default: SQLite in a temporary folder).")
     parser.add_argument("--peer", action="store_true",
                         help="Also run the phases against python-scim's scim2-server.")
+    parser.add_argument("--peer-max-seconds", type=float, default=25,
+                        help="Time cap of each repeat against the peer (its searches and pages "
+                             "scan every user); its list walk samples 4 pages at 5 depths.")
     parser.add_argument("--peer-python", default="/tmp/peer-venv/bin/python",
                         help="Python of the venv holding scim2-server (created if missing).")
     parser.add_argument("--repeat", type=int, default=3, help="Repeats of each phase (medians reported).")
@@ -463,6 +510,11 @@ def main(argv: list[str] | None = None) -> int:
             print_line("scimsvc", "seed", report["seed"])
         report.update(run_phases(target, gen, args, "scimsvc", args.users))
         report["rss_after_mb"] = round(server.rss_mb(), 1)
+        log_text = server.log.read_text(errors="replace") if server.log else ""
+        report["database_is_locked_in_log"] = log_text.count("database is locked")
+        report["tracebacks_in_log"] = log_text.count("Traceback (most recent call last)")
+        print(f"server log: {report['database_is_locked_in_log']} 'database is locked', "
+              f"{report['tracebacks_in_log']} tracebacks", flush=True)
         sample = target.ids[next(iter(target.ids))]
         size = len(_get_body(server, sample))
         server.stop()
@@ -497,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
             peer["seed"] = median_of([http_seed(peer_target, gen, bulk, http_seed_count,
                                                 args.write_concurrency)])
             print_line("scim2-server", "seed", peer["seed"])
-            peer.update(run_phases(peer_target, gen, args, "scim2-server", args.users, strict=True))
+            peer.update(run_phases(peer_target, gen, args, "scim2-server", args.users, strict=True,
+                                   max_seconds=args.peer_max_seconds, list_window=4))
             peer["rss_after_mb"] = round(peer_server.rss_mb(), 1)
             peer_server.stop()
             summary["peer"] = peer
