@@ -64,7 +64,7 @@ def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
 
 
 def seed(start: int, count: int, processes: int = 2) -> None:
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, insert, select, text
 
     from scimsvc import dialect
     from scimsvc.extensions import db
@@ -97,6 +97,11 @@ def seed(start: int, count: int, processes: int = 2) -> None:
                     {"team_id": team_id, "user_id": row["id"]} for row in user_rows])
             db.session.commit()
             done += len(user_rows)
+            if done == count and db.engine.dialect.name == "postgresql":
+                # Explicit ids do not move PostgreSQL's sequence: the next POST would collide.
+                db.session.execute(text(
+                    "SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users"))
+                db.session.commit()
             if done % 100_000 < BATCH or done == count:
                 rate = done / (time.perf_counter() - began)
                 print(f"  seeded {done}/{count} users in-process ({rate:.0f}/s)", file=sys.stderr,
