@@ -141,6 +141,22 @@ def _lock_rows_read_by_writers() -> None:
             state.statement = statement.with_for_update(of=tables)
 
 
+def sync_id_sequence(connection: Connection, table_name: str) -> None:
+    """Make the next generated id of ``table_name`` follow the largest one stored.
+
+    For rows inserted with explicit ids (imports, fixtures): SQLite's rowid
+    already continues from max(id); a PostgreSQL sequence does not move by
+    itself, so the next insert would reuse an id or go backwards.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+             f"(SELECT coalesce(max(id), 0) + 1 FROM {table_name}), false)"),
+        {"table": table_name},
+    )
+
+
 def is_unique_violation(error: IntegrityError) -> bool:
     """Tell whether ``error`` is a unique-constraint violation on either database."""
     orig = getattr(error, "orig", None)

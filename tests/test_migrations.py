@@ -157,13 +157,10 @@ def _fill_first_revision(app) -> None:
         with db.engine.begin() as connection:
             for name, rows in ROWS.items():
                 connection.execute(sa.insert(R1[name]), rows)
-            if connection.dialect.name == "postgresql":
-                # Rows written with explicit ids: move the sequences past them, as 0.1.0 would be.
-                for name in ("organizations", "roles", "teams", "api_keys", "users", "user_values",
-                             "audit_events"):
-                    connection.execute(sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                        f"(SELECT max(id) FROM {name}))"))
+            # Rows written with explicit ids: move the id sequences past them, as 0.1.0's were.
+            for name in ("organizations", "roles", "teams", "api_keys", "users", "user_values",
+                         "audit_events"):
+                dialect.sync_id_sequence(connection, name)
 
 
 def test_there_is_one_head_and_it_starts_at_the_first_revision():
