@@ -135,7 +135,7 @@ def create_user():
 
 @bp.get("/Users/<scim_id>")
 def get_user(scim_id: str):
-    user = user_service.get_user(g.tenant_id, scim_id)
+    user = user_service.read_user(g.tenant_id, scim_id)
     if user_service.not_modified(user, request.headers.get("If-None-Match")):
         return scim_response(None, 304, {"ETag": user_service.etag(user)})
     return _user_response(user)

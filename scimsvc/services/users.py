@@ -48,6 +48,26 @@ _LIVE_USER_BY_ID = select(User).where(
 )
 
 
+_users = User.__table__.c
+_LIVE_USER_ROW = select(*(c for c in _users if c.key != "password_hash")).where(
+    _users.scim_id == bindparam("scim_id"), _users.tenant_id == bindparam("tenant_id"),
+    _users.deleted_at.is_(None),
+)
+
+
+def read_user(tenant_id: int, scim_id: str) -> Any:
+    """``get_user`` for a read: the user's columns as a row, without an ORM object.
+
+    Serves GET /Users/{id} (RFC 7644 §3.4.1), which changes nothing: loading and
+    tracking an entity was a sixth of its CPU (make bench profile). 404 as get_user.
+    """
+    user = db.session.execute(_LIVE_USER_ROW, {"scim_id": scim_id, "tenant_id": tenant_id}).first()
+    if user is None:
+        raise ResourceNotFound(f"User {scim_id} not found.")
+    audit.note_target(user)
+    return user
+
+
 def get_user(tenant_id: int, scim_id: str) -> User:
     """Return the tenant's live user with SCIM id ``scim_id``; 404 otherwise (RFC 7644 §3.4.1)."""
     user = db.session.scalar(_LIVE_USER_BY_ID, {"scim_id": scim_id, "tenant_id": tenant_id})
