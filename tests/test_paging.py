@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select, text
 
 from scimsvc import dialect
 from scimsvc.extensions import db
@@ -27,6 +27,9 @@ def _jump_ids(app, tenant_slug: str, to: int) -> None:
         db.session.add(User(id=to, tenant_id=tenant, scim_id=f"jump-{to}", user_name=f"jump{to}",
                             user_name_norm=f"jump{to}", data={"userName": f"jump{to}"},
                             created_at=now, updated_at=now, version=1))
+        if db.engine.dialect.name == "postgresql":  # an explicit id does not move the sequence
+            db.session.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), :to)"),
+                               {"to": to})
         db.session.commit()
 
 
@@ -37,9 +40,11 @@ def _ids(scim, query: str) -> tuple[int, list[str]]:
 
 def _recount(app) -> dict[tuple[int, int], int]:
     with app.app_context():
+        # A literal, not a bind parameter: PostgreSQL must see the same GROUP BY expression.
+        bucket = User.id // literal_column(str(dialect.BUCKET_SIZE))
         counted = dict(((t, b), n) for t, b, n in db.session.execute(
-            select(User.tenant_id, User.id // dialect.BUCKET_SIZE, func.count())
-            .where(User.deleted_at.is_(None)).group_by(User.tenant_id, User.id // dialect.BUCKET_SIZE)))
+            select(User.tenant_id, bucket, func.count())
+            .where(User.deleted_at.is_(None)).group_by(User.tenant_id, bucket)))
         kept = {(t, b): n for t, b, n in db.session.execute(
             select(UserBucket.tenant_id, UserBucket.bucket, UserBucket.live)) if n}
     return counted, kept
