@@ -8,6 +8,12 @@ disagree. Objects only one database has (an SQLite FTS5 table, a PostgreSQL
 trigram index) are created by revisions that test ``op.get_bind().dialect.name``
 and are left out of that comparison: SQLite virtual tables and their shadow
 tables are recognised, other such objects carry the ``dx_`` name prefix.
+
+Two rules for revisions: a revision is frozen once released, so it spells out
+its DDL rather than calling code that may change later (a database upgraded
+last year must end up like a fresh one); and on SQLite, ``batch_alter_table``
+rebuilds the table and drops its triggers: a revision that rebuilds ``users``
+or ``user_values`` must create their triggers again.
 """
 from __future__ import annotations
 
