@@ -76,9 +76,82 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _yes(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def targets(runs: dict[int, dict[str, Any]]) -> str:
+    """The issue's targets, each with the measured figures and whether they meet it."""
+    rows = []
+    for n, run in sorted(runs.items()):
+        ours, ceiling = run["scimsvc"], run["ceiling"]["get"]
+        for phase in ("get", "lookup"):
+            f = ours[phase]
+            rate = f["rps"] / ceiling["rps"]
+            cpu = f["server_cpu_ms_per_req"] / ceiling["server_cpu_ms_per_req"]
+            rows.append((f"{phase} ≥ 0.5× ceiling req/s (≤ ~2× its CPU), {n:,} users",
+                         f"{rate:.2f}× req/s, {cpu:.2f}× CPU", _yes(rate >= 0.5)))
+    if 10_000 in runs and 1_000_000 in runs:
+        small, large = runs[10_000]["scimsvc"]["lookup"], runs[1_000_000]["scimsvc"]["lookup"]
+        ratio = large["p50_ms"] / small["p50_ms"]
+        rows.append(("lookup latency at 1M ≤ 1.3× at 10k",
+                     f"p50 {large['p50_ms']:.2f} vs {small['p50_ms']:.2f} ms = {ratio:.2f}×; CPU "
+                     f"{large['server_cpu_ms_per_req']:.3f} vs {small['server_cpu_ms_per_req']:.3f} ms",
+                     _yes(ratio <= 1.3)))
+    for n, run in sorted(runs.items()):
+        walk = run["scimsvc"]["list"]
+        if "server_page_ms_max" in walk:
+            rows.append((f"every list page ≤ 20 ms server time, {n:,} users",
+                         f"median {walk['server_page_ms_p50']:.1f} ms, last pages "
+                         f"{walk['server_last_pages_ms']:.1f} ms, slowest {walk['server_page_ms_max']:.1f}"
+                         f" ms, {walk['server_pages_over_20ms']:.0f} of {walk['pages']:.0f} over 20 ms",
+                         _yes(walk["server_pages_over_20ms"] == 0)))
+    if 100_000 in runs:
+        walk = runs[100_000]["scimsvc"]["list"]
+        rows.append(("complete walk of 100,000 users < 60 s", f"{walk['walk_seconds']:.1f} s "
+                     f"({walk['pages']:.0f} pages, {walk['distinct_users']:.0f} users)",
+                     _yes(walk["walk_seconds"] < 60 and walk.get("full_walk", False))))
+        for phase in ("search-co", "search-sw"):
+            f = runs[100_000]["scimsvc"][phase]
+            rows.append((f"{phase[7:]} search ≤ 50 ms at 100,000 users",
+                         f"p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms (4 clients), "
+                         f"{f['server_cpu_ms_per_req']:.1f} ms server CPU", _yes(f["p99_ms"] <= 50)))
+    for n, run in sorted(runs.items()):
+        peer = run.get("peer")
+        for phase in ("seed", "patch"):
+            f = run["scimsvc"][phase]
+            line = f"{f['rps']:.1f} req/s, {f['errors']} errors"
+            ok = f["errors"] == 0
+            if peer and phase in peer:
+                ratio = f["rps"] / peer[phase]["rps"]
+                line += f"; scim2-server {peer[phase]['rps']:.1f} req/s = {ratio:.2f}×"
+                ok = ok and ratio >= 2.5
+            rows.append((f"{phase} ≥ 2.5× scim2-server, 0 errors from 16 writers, {n:,} users",
+                         line, _yes(ok) if peer else ("0 errors" if f["errors"] == 0 else "**errors**")))
+        locked = run["scimsvc"].get("database_is_locked_in_log")
+        if locked is not None:
+            rows.append((f"no \"database is locked\" reaches a client, {n:,} users",
+                         f"{locked} in the server log, {run['scimsvc'].get('tracebacks_in_log', 0)} "
+                         f"tracebacks", _yes(locked == 0)))
+    if 10_000 in runs and 1_000_000 in runs:
+        small = max(f["server_peak_rss_mb"] for f in runs[10_000]["scimsvc"].values()
+                    if isinstance(f, dict) and "server_peak_rss_mb" in f)
+        large = max(f["server_peak_rss_mb"] for f in runs[1_000_000]["scimsvc"].values()
+                    if isinstance(f, dict) and "server_peak_rss_mb" in f)
+        rows.append(("worker RSS at 1M ≤ 1.2× at 10k", f"peak {large:.1f} vs {small:.1f} MB = "
+                     f"{large / small:.2f}×", _yes(large / small <= 1.2)))
+    out = ["| target | measured | |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(out) + "\n"
+
+
 def main(paths: list[str]) -> None:
+    runs = {}
     for path in paths:
-        print(render(json.loads(Path(path).read_text())))
+        summary = json.loads(Path(path).read_text())
+        runs[summary["users"]] = summary
+        print(render(summary))
+    print(targets(runs))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from .load import LoadGenerator, Request, Result
 from .servers import ROOT, Server
 
 PHASES = ("seed", "lookup", "get", "patch", "put", "list", "search-co", "search-sw")
+WARM_UP = 40  # requests sent before a phase's measured repeats, not counted
 
 
 # --- measuring ------------------------------------------------------------------------
@@ -270,6 +271,8 @@ def run_phases(t: Target, gen: LoadGenerator, args, label: str, total: int,
         if name not in args.phases:
             continue
         repeats = []
+        # Not measured: each worker's first requests of a kind compile their statements.
+        t.run(gen, build(99)[:WARM_UP], concurrency=concurrency, max_seconds=max_seconds)
         for r in range(args.repeat):
             requests = build(r)
             figures = measure(t.server, lambda: t.run(gen, requests, concurrency=concurrency,
@@ -281,6 +284,9 @@ def run_phases(t: Target, gen: LoadGenerator, args, label: str, total: int,
     if "list" in args.phases:
         repeats = []
         full = total <= args.full_list_limit and not capped
+        warm = [load.get(f"{t.prefix}/Users?startIndex={s}&count=100")
+                for s in (1, 101, max(1, total - 199), max(1, total - 99))]
+        t.run(gen, warm, concurrency=2, max_seconds=max_seconds)
         for r in range(args.list_repeat):
             walk = list_walk(t, total, full, max_seconds if capped else args.max_list_seconds,
                              list_window)
@@ -525,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         ceiling_target = Target(ceiling_server, dict(target.ids))
         ceiling: dict[str, Any] = {}
         repeats = []
+        ceiling_target.run(gen, get_requests(ceiling_target, random.Random(2), WARM_UP),
+                           concurrency=args.read_concurrency)
         for _ in range(args.repeat):
             requests = get_requests(ceiling_target, random.Random(1), args.ops)
             figures = measure(ceiling_server, lambda: ceiling_target.run(
