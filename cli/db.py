@@ -31,11 +31,15 @@ def db_upgrade(revision: str) -> None:
 def db_current(as_json: bool) -> None:
     """Print the database's schema revision and the newest this scimsvc knows."""
     current, head = database.current_revision(), database.head_revision()
+    known = current is None or current in database.known_revisions()
     if as_json:
-        emit_json({"current": current, "head": head, "up_to_date": current == head})
+        emit_json({"current": current, "head": head, "up_to_date": current == head,
+                   "known": known})
         return
     if current is None:
         click.echo(f"Database not initialised (head is {head}): run 'scimsvc db upgrade'.")
+    elif not known:
+        click.echo(f"{current} (unknown here) — {database.newer_schema_message(current)}")
     elif current == head:
         click.echo(f"{current} (head)")
     else:

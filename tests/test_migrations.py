@@ -8,6 +8,7 @@ added after it.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from datetime import datetime
 
@@ -328,3 +329,26 @@ def test_sqlite_table_rebuild_keeps_rows_that_reference_the_table(app):
         with db.engine.connect() as connection:
             assert _snapshot(connection) == _expected()
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_database_upgraded_by_a_newer_scimsvc_is_refused_in_one_line(app, admin):
+    """Going back to an older scimsvc after an upgrade: say so, change nothing."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE {database.VERSION_TABLE} SET version_num = '0999'"))
+    for command_line in (("db", "upgrade"), ("init",)):
+        result = admin(*command_line, ok=False)
+        assert result.exit_code == 1
+        assert result.output.startswith("Error: The database is at revision 0999, which this "
+                                        "scimsvc does not know")
+        assert "newer scimsvc upgraded it" in result.output
+    assert "(unknown here)" in admin("db", "current").output
+    assert json.loads(admin("db", "current", "--json").output)["known"] is False
+    with app.app_context():
+        assert database.current_revision() == "0999"
+
+
+def test_an_unknown_target_revision_is_refused_in_one_line(admin):
+    result = admin("db", "upgrade", "--revision", "nonsense", ok=False)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: Unknown revision 'nonsense': this scimsvc ships "
+                             f"{', '.join(database.known_revisions())}.\n")

@@ -14,12 +14,14 @@ from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.util.exc import CommandError
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from .. import dialect
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models import Organization
 from .organizations import ensure_organization
@@ -57,6 +59,12 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> list[str]:
+    """Return the revisions the installed scimsvc ships, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
 def current_revision() -> str | None:
     """Return the database's revision, or None if it has not been migrated."""
     with db.engine.connect() as connection:
@@ -68,18 +76,35 @@ def upgrade(revision: str = "head") -> Upgrade:
 
     An empty database is built from the first revision on. A database created
     before scimsvc used Alembic (tables, no version table) is recorded as the
-    first revision, whose schema it has, and upgraded from there.
+    first revision, whose schema it has, and upgraded from there. Raises
+    Invalid for a revision this scimsvc does not ship, and Conflict for a
+    database a newer scimsvc has upgraded (nothing is changed then).
     """
+    known = known_revisions()
+    if revision != "head" and revision not in known:
+        raise Invalid(f"Unknown revision '{revision}': this scimsvc ships {', '.join(known)}.")
     config = alembic_config()
     with dialect.migration_connection(db.engine) as connection:
         config.attributes["connection"] = connection
         context = MigrationContext.configure(connection)
         before = context.get_current_revision()
+        if before is not None and before not in known:
+            raise Conflict(newer_schema_message(before))
         if before is None and _has_unversioned_schema(connection):
             command.stamp(config, FIRST_REVISION)
-        command.upgrade(config, revision)
+        try:
+            command.upgrade(config, revision)
+        except CommandError as error:  # e.g. a target older than the database: not an upgrade
+            raise Conflict(f"Cannot upgrade from {before} to {revision}: {error}") from None
         after = MigrationContext.configure(connection).get_current_revision()
     return Upgrade(before=before, after=after)
+
+
+def newer_schema_message(current: str) -> str:
+    """Explain a database at a revision this scimsvc does not ship."""
+    return (f"The database is at revision {current}, which this scimsvc does not know "
+            f"(its newest is {head_revision()}): a newer scimsvc upgraded it. Install that "
+            "version, or restore the backup taken before the upgrade.")
 
 
 def schema_drift() -> list[Any]:
