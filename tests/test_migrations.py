@@ -352,3 +352,32 @@ def test_an_unknown_target_revision_is_refused_in_one_line(admin):
     assert result.exit_code == 1
     assert result.output == (f"Error: Unknown revision 'nonsense': this scimsvc ships "
                              f"{', '.join(database.known_revisions())}.\n")
+
+
+def test_db_revision_writes_the_missing_change_and_upgrading_applies_it(app, admin, tmp_path,
+                                                                       monkeypatch):
+    """The developer tool, on a copy of the migrations: the database lacks an index the models have."""
+    import shutil
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(database.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    real = database.alembic_config
+
+    def config_for_the_copy():
+        config = real()
+        config.set_main_option("script_location", str(copy))
+        return config
+
+    monkeypatch.setattr(database, "alembic_config", config_for_the_copy)
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("DROP INDEX ix_users_tenant_external_id"))
+    head = database.head_revision()
+    written = admin("db", "revision", "-m", "Restore the externalId index").output.strip().splitlines()[-1]
+    expected_id = f"{int(head) + 1:04d}"
+    assert written.startswith(str(copy / "versions" / expected_id))
+    source = open(written).read()
+    assert "ix_users_tenant_external_id" in source and f"down_revision = '{head}'" in source
+    assert admin("db", "upgrade").output == f"Database upgraded from {head} to {expected_id}.\n"
+    assert admin("db", "check").output == "The models and the database schema agree.\n"
+    refused = admin("db", "revision", "-m", "again", ok=False)
+    assert refused.output == "Error: The models and the schema agree: there is nothing to write.\n"
