@@ -59,7 +59,12 @@ def check_ready() -> str:
     """
     from scimsvc import create_app
     from scimsvc.extensions import db
-    from scimsvc.services.database import current_revision, head_revision
+    from scimsvc.services.database import (
+        current_revision,
+        head_revision,
+        known_revisions,
+        newer_schema_message,
+    )
 
     app = create_app()
     with app.app_context():
@@ -69,6 +74,8 @@ def check_ready() -> str:
             db.engine.dispose()  # the workers open their own connections
     if current is None:
         raise click.ClickException("The database is not initialised: run 'scimsvc init' first.")
+    if current not in known_revisions():
+        raise click.ClickException(newer_schema_message(current))
     if current != head:
         raise click.ClickException(f"The database schema is at revision {current}, this scimsvc "
                                    f"needs {head}: run 'scimsvc init' to upgrade it.")

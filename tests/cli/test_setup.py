@@ -163,6 +163,26 @@ def test_serve_refuses_a_schema_behind_the_code(tmp_path, monkeypatch):
                          "run 'scimsvc init' to upgrade it.")
 
 
+def test_serve_refuses_a_schema_a_newer_scimsvc_upgraded(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from sqlalchemy import text
+
+    from scimsvc.extensions import db
+    from scimsvc.services.database import newer_schema_message, upgrade
+
+    monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "newer"))
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:  # as a later release would leave it
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+        expected = newer_schema_message("9999_future")
+        db.engine.dispose()
+    result = CliRunner().invoke(cli, ["serve"])
+    assert_fails(result, expected)
+
+
 def test_scimsvc_never_imports_cli():
     """The CLI is a thin layer over scimsvc; the reverse import would tie the app to click."""
     import ast
