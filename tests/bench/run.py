@@ -570,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         if drop:
             drop()
         summary["environment_after"] = environment_snapshot()
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2, default=str))
         print(f"\nsummary: {out}", flush=True)
         if not args.keep:
