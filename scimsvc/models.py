@@ -234,7 +234,7 @@ class UserBucket(db.Model):
     """How many live users a tenant has among the ids ``bucket * BUCKET_SIZE`` and up.
 
     Kept exact by database triggers in the transaction that changes ``users``
-    (``dialect.search_structures_ddl``): a list's totalResults and the user at its
+    (migration 0002): a list's totalResults and the user at its
     startIndex are found by summing these rows, not by reading every user.
     """
 

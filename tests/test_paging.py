@@ -1,7 +1,7 @@
 """Unfiltered lists take totalResults and their first user from user_buckets: same answers as a scan.
 
 ``services.users.search_users`` pages an unfiltered, unsorted list from the
-per-bucket live counts that triggers keep (``dialect.search_structures_ddl``).
+per-bucket live counts that triggers keep (migration 0002).
 These tests spread users over several buckets of ids, remove and restore some,
 and compare every page with the general path (a filter that matches everyone:
 COUNT and OFFSET over the users themselves) and the counts with a recount.
