@@ -58,7 +58,7 @@ def render(summary: dict[str, Any]) -> str:
                 f"{walk['walk_seconds']:.1f} s, first pages {walk['first_pages_ms']:.1f} ms, last "
                 f"pages {walk['last_pages_ms']:.1f} ms, slowest {walk['slowest_page_ms']:.1f} ms, "
                 f"{walk['pages_over_20ms']:.0f} pages over 20 ms, {walk['distinct_users']:.0f} "
-                f"distinct users seen."
+                f"distinct users seen (medians of {walk['repeats']} walks)."
                 + (f" Inside the server (request log): median {walk['server_page_ms_p50']:.1f} ms, "
                    f"first pages {walk['server_first_pages_ms']:.1f} ms, last pages "
                    f"{walk['server_last_pages_ms']:.1f} ms, slowest {walk['server_page_ms_max']:.1f} ms, "
@@ -101,11 +101,15 @@ def targets(runs: dict[int, dict[str, Any]]) -> str:
     for n, run in sorted(runs.items()):
         walk = run["scimsvc"]["list"]
         if "server_page_ms_max" in walk:
+            # Outliers over every walk, not the median walk: "every page" is the target.
+            over = sum(r.get("server_pages_over_20ms", 0) for r in walk["all"])
+            slowest = max(r.get("server_page_ms_max", 0) for r in walk["all"])
+            pages = sum(r["pages"] for r in walk["all"])
             rows.append((f"every list page ≤ 20 ms server time, {n:,} users",
                          f"median {walk['server_page_ms_p50']:.1f} ms, last pages "
-                         f"{walk['server_last_pages_ms']:.1f} ms, slowest {walk['server_page_ms_max']:.1f}"
-                         f" ms, {walk['server_pages_over_20ms']:.0f} of {walk['pages']:.0f} over 20 ms",
-                         _yes(walk["server_pages_over_20ms"] == 0)))
+                         f"{walk['server_last_pages_ms']:.1f} ms; over {len(walk['all'])} walks "
+                         f"slowest {slowest:.1f} ms, {over} of {pages} pages over 20 ms",
+                         _yes(over == 0)))
     if 100_000 in runs:
         walk = runs[100_000]["scimsvc"]["list"]
         rows.append(("complete walk of 100,000 users < 60 s", f"{walk['walk_seconds']:.1f} s "
