@@ -12,12 +12,8 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -26,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.live import console_script, free_port, wait_until_answering
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://scim.example.test"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -33,14 +31,6 @@ STARTUP_SECONDS = 30  # generous: a loaded CI machine; a healthy start takes abo
 
 # Never send requests to 127.0.0.1 through an HTTP proxy from the environment.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _console_script() -> str:
-    beside = Path(sys.executable).with_name("scimsvc")
-    found = str(beside) if beside.exists() else shutil.which("scimsvc")
-    if not found:
-        pytest.fail("the scimsvc console script is not installed (run 'make install')")
-    return found
 
 
 def readme_steps() -> list[tuple[list[str], bool]]:
@@ -66,12 +56,6 @@ def readme_curl() -> tuple[str, str, dict]:
     assert words[0] == "curl", words
     return words[words.index("-X") + 1], next(w for w in words if w.startswith("http")), \
         json.loads(words[words.index("-d") + 1])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -131,21 +115,9 @@ class Server:
 
 
 def _wait_until_answering(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        if server.process.poll() is not None:
-            pytest.fail(f"scimsvc serve exited with {server.process.returncode}:\n"
-                        f"{server.instance.log(server.port)}")
-        try:
-            status, _, _ = server.call("GET", "ServiceProviderConfig")
-            if status == 401:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"scimsvc serve did not answer in {STARTUP_SECONDS}s:\n"
-                        f"{server.instance.log(server.port)}")
-        time.sleep(0.1)
+    wait_until_answering(server.process,
+                         lambda: server.call("GET", "ServiceProviderConfig")[0] == 401,
+                         server.instance.folder / f"serve-{server.port}.log", STARTUP_SECONDS)
 
 
 def _stop(process: subprocess.Popen, sig: int) -> int:
@@ -164,7 +136,7 @@ def instance(tmp_path_factory) -> Instance:
     folder = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSVC_")}
     env.update(SCIMSVC_INSTANCE_PATH=str(folder / "instance"), SCIMSVC_BASE_URL=BASE_URL)
-    made = Instance(folder, _console_script(), env)
+    made = Instance(folder, console_script(), env)
     init = made.run("init")
     assert init.stdout.splitlines()[1] == "Organization 'default' created."
     return made
@@ -172,7 +144,7 @@ def instance(tmp_path_factory) -> Instance:
 
 @pytest.fixture(scope="module")
 def server(instance) -> Server:
-    port = _free_port()
+    port = free_port()
     process = instance.serve(port)  # boots while the admin steps run
     try:
         # The README's five steps, exactly as written there.
@@ -260,7 +232,7 @@ def test_revoked_key_is_401(server):
 
 
 def test_ctrl_c_stops_the_server_cleanly(instance):
-    port = _free_port()
+    port = free_port()
     process = instance.serve(port)
     running = Server(instance, process, port, key="", readonly_key="")
     try:

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -28,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from tests.databases import is_postgres, postgres_schema, server_url
+from tests.live import console_script, free_port, wait_until_answering
 
 pytestmark = pytest.mark.skipif(
     not is_postgres(),
@@ -78,7 +75,7 @@ class Cluster:
 
     def admin(self, *args: str) -> str:
         """Run a CLI command the way an admin on a third host would."""
-        result = subprocess.run([_console_script(), *args], env=self.env, cwd=self.folder,
+        result = subprocess.run([console_script(), *args], env=self.env, cwd=self.folder,
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, f"scimsvc {' '.join(args)}: {result.stderr}"
         return result.stdout
@@ -92,43 +89,19 @@ class Cluster:
             engine.dispose()
 
 
-def _console_script() -> str:
-    beside = Path(sys.executable).with_name("scimsvc")
-    found = str(beside) if beside.exists() else shutil.which("scimsvc")
-    if not found:
-        pytest.fail("the scimsvc console script is not installed (run 'make install')")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start(env: dict[str, str], folder: Path) -> Server:
-    port = _free_port()
+    port = free_port()
     log = folder / f"serve-{port}.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([_console_script(), "serve", "--port", str(port), "--workers", "2"],
+        process = subprocess.Popen([console_script(), "serve", "--port", str(port), "--workers", "2"],
                                    env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
     return Server(port, process, log)
 
 
 def _wait_until_answering(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        if server.process.poll() is not None:
-            pytest.fail(f"scimsvc serve exited with {server.process.returncode}:\n"
-                        f"{server.log.read_text()}")
-        try:
-            if server.call("GET", "ServiceProviderConfig", None)[0] == 401:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"scimsvc serve did not answer in {STARTUP_SECONDS}s:\n{server.log.read_text()}")
-        time.sleep(0.1)
+    wait_until_answering(server.process,
+                         lambda: server.call("GET", "ServiceProviderConfig", None)[0] == 401,
+                         server.log, STARTUP_SECONDS)
 
 
 @pytest.fixture(scope="module")

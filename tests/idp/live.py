@@ -10,12 +10,12 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.live import free_port, wait_until_answering
 
 SCIMSVC = str(Path(sys.executable).with_name("scimsvc"))
 
@@ -50,12 +50,6 @@ class LiveClient:
             return LiveResponse(response.status, response.headers, response.read())
         finally:
             connection.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:
@@ -98,17 +92,14 @@ class LiveServer:
             self.process = subprocess.Popen(
                 [SCIMSVC, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "2"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60  # readiness wait, not a timing assertion
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"scimsvc serve exited:\n{self.log.read_text()}")
-            try:
-                LiveClient("127.0.0.1", self.port).open("/scim/v2/ServiceProviderConfig")
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"scimsvc serve did not start:\n{self.log.read_text()}")
+        try:
+            wait_until_answering(
+                self.process,
+                lambda: bool(LiveClient("127.0.0.1", self.port).open("/scim/v2/ServiceProviderConfig")),
+                self.log, 60)
+        except BaseException:
+            self.stop()
+            raise
 
     def key(self, name: str) -> str:
         out = self.admin("api-key", "create", "--team", "identity-provider", "--name", name, "--json")
