@@ -7,7 +7,6 @@ from flask import current_app
 
 from ..errors import ResourceNotFound
 from .schema import (
-    CORE_USER,
     ENTERPRISE_SCHEMA,
     LIST_RESPONSE_SCHEMA,
     RESOURCE_TYPE_SCHEMA,
@@ -99,5 +98,3 @@ def list_response(resources: list[dict[str, Any]]) -> dict[str, Any]:
         "Resources": resources,
     }
 
-
-__all__ = ["CORE_USER"]

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
 from ..errors import InvalidSyntax, InvalidValue
-from .schema import CORE_USER, ENTERPRISE_SCHEMA, ENTERPRISE_USER, EXTENSIONS, USER_SCHEMA, Attribute
+from .schema import CORE_USER, EXTENSIONS, USER_SCHEMA, Attribute
 
 # RFC 3339 date-time (RFC 7643 §2.3.5).
 _DATETIME = re.compile(
@@ -205,9 +205,6 @@ def schemas_of(document: dict[str, Any]) -> list[str]:
     found = [USER_SCHEMA]
     found.extend(ext.id for ext in EXTENSIONS if ext.id in document)
     return found
-
-
-__all__ = ["load_user", "load_document", "prune", "schemas_of", "ENTERPRISE_SCHEMA", "ENTERPRISE_USER"]
 
 
 def format_time(value) -> str:
