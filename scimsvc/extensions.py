@@ -1,8 +1,9 @@
 """The Flask extensions scimsvc uses, created once and bound in ``create_app``."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -23,5 +24,30 @@ def init_db(app: Flask) -> None:
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
     db.init_app(app)
+    app.teardown_appcontext(release_read_connection)
     with app.app_context():
         dialect.configure_engine(db.engine, app.config)
+
+
+def read_connection() -> Connection:
+    """The app context's connection for reads, opened on first use, closed at teardown.
+
+    The SCIM API's hot reads (the key check, GET by id, lookups and pages) run
+    Core statements on it instead of going through the ORM session: a session's
+    begin, execute and close cost ~0.35 ms per query against ~0.03 ms for a Core
+    execute on an open connection (make bench profile of GET /Users/{id}). The
+    reads of one request share one transaction, so a page and its count agree.
+    Writes go through ``db.session``; call ``release_read_connection`` before
+    them, so that no read transaction stays open while the request writes.
+    """
+    connection = g.get("_read_connection")
+    if connection is None:
+        connection = g._read_connection = db.engine.connect()
+    return connection
+
+
+def release_read_connection(_exc: BaseException | None = None) -> None:
+    """End the read transaction and give the connection back to the pool."""
+    connection = g.pop("_read_connection", None)
+    if connection is not None:
+        connection.close()

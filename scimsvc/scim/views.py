@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, request
 from .. import dialect
 from ..auth import authorize
 from ..errors import NotImplementedByServer
-from ..extensions import db
+from ..extensions import db, release_read_connection
 from ..services import audit
 from ..services import users as user_service
 from . import discovery, listing
@@ -43,7 +43,7 @@ def _authorize():
         # The key was checked in a read transaction; end it, so that the write lock (BEGIN
         # IMMEDIATE) is taken by the service's first statement and held only while it writes,
         # not while the body is parsed (make bench: 16 writers queued on it for the whole request).
-        db.session.commit()
+        release_read_connection()
         dialect.declare_write_intent(True)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from .. import dialect
 from ..errors import Conflict, Invalid, NotFound
-from ..extensions import db
+from ..extensions import db, read_connection
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
 from .names import clean_name
 from .teams import get_team
@@ -148,7 +148,7 @@ def authenticate(token: str, action: str, scope: str) -> Credential | None:
     prefix = match.group(1) if match else None
     row = None
     if prefix is not None:
-        row = db.session.execute(_key_query(action, scope), {"prefix": prefix}).first()
+        row = read_connection().execute(_key_query(action, scope), {"prefix": prefix}).first()
     presented = hash_key(token)
     stored = row.secret_hash if row else _DUMMY_HASH
     if not hmac.compare_digest(presented, stored) or row is None:
@@ -166,7 +166,6 @@ def _touch(key: Any, now: datetime) -> None:
         return
     # Its own short write transaction: a read transaction upgraded to a writer can
     # fail on SQLite under concurrency, and bookkeeping must never fail a request.
-    db.session.commit()
     try:
         with dialect.writing():
             db.session.execute(
