@@ -315,6 +315,33 @@ def test_parser_reads_json_literals():
     assert parse_filter('nullable pr') == comparison("nullable", "pr")
 
 
+def test_filters_of_one_shape_keep_their_own_values():
+    # Parses are cached by shape (literals taken out); each filter still gets its own values,
+    # in order, even when a value looks like another literal or a hole's number.
+    assert parse_filter('userName eq "alice"').value == "alice"
+    assert parse_filter('userName eq "bob"').value == "bob"
+    assert parse_filter('a eq "1" and (b eq "0" or not (c sw "q\\"r"))') == And((
+        comparison("a", "eq", "1"),
+        Or((comparison("b", "eq", "0"), Not(comparison("c", "sw", 'q"r')))),
+    ))
+    assert parse_filter('emails[type eq "home" and value co "x"] and a eq 5') == And((
+        ValueFilter(comparison("emails", "pr").attr, And((
+            comparison("type", "eq", "home"), comparison("value", "co", "x")))),
+        comparison("a", "eq", 5),
+    ))
+
+
+@pytest.mark.parametrize("text, detail", [
+    ('userName eq "ab', "unexpected character '\"' at position 13"),
+    ('userName eq "a\\qb"', 'Invalid string literal "a\\qb" at position 13'),
+    ('userName eq "abc" "def"', "def"),
+])
+def test_filter_errors_name_the_filter_as_written(text, detail):
+    with pytest.raises(InvalidFilter) as error:
+        parse_filter(text)
+    assert detail in str(error.value.detail)
+
+
 def test_parser_normalises_value_paths():
     tree = parse_filter('emails[type eq "work"].value eq "x"')
     assert tree == ValueFilter(comparison("emails", "pr").attr, And((
