@@ -1,6 +1,7 @@
 """Run the app under gunicorn, configured from Python (no gunicorn config file)."""
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -24,7 +25,25 @@ class _Server(BaseApplication):
 
         app = create_app()
         _log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
+        _freeze_startup_objects()
         return app
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the objects a worker holds for its whole life out of the cyclic GC's full collections.
+
+    A worker holds ~80,000 GC-tracked objects once the app is loaded (modules,
+    SQLAlchemy's mapper and table metadata, Flask's routing). Every few hundred
+    requests the GC ran a full (generation 2) collection over all of them, in
+    whichever request happened to allocate the object that crossed the threshold:
+    28-85 ms of CPU in one list page (make bench, 90,000 users: 5 of 1,800 pages
+    over 20 ms inside the server were such collections, the median page 4.7 ms).
+    Frozen, they are never scanned again; a full collection then walks only what
+    the worker allocated since (about 1 ms). Garbage is collected first so that
+    none of it is frozen for the worker's lifetime.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _log_to_stderr(level: str) -> None:
