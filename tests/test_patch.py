@@ -261,6 +261,37 @@ def test_patch_errors_change_nothing(scim, operations, status, scim_type):
     assert scim.get(f"Users/{user['id']}").get_json() == user
 
 
+@pytest.mark.parametrize("operation, named", [
+    ({"op": "replace", "path": "displayName", "value": 5}, "displayName: must be a string"),
+    ({"op": "replace", "path": "name.givenName", "value": ["B"]}, "name.givenName: must be a string"),
+    ({"op": "replace", "path": "name", "value": {"givenName": 1}}, "name.givenName: must be a string"),
+    ({"op": "add", "path": "emails", "value": [{"value": "c@x"}, {"value": 2}]}, "emails[1].value: must be a string"),
+    ({"op": "add", "path": 'emails[type eq "work"].value', "value": 5}, "emails[0].value: must be a string"),
+    ({"op": "replace", "path": 'emails[type eq "work"]', "value": {"primary": "yes"}},
+     "emails[0].primary: must be a boolean"),
+    ({"op": "add", "path": 'phoneNumbers[type eq "mobile"]', "value": {"value": False}},
+     "phoneNumbers[0].value: must be a string"),
+    ({"op": "replace", "path": "emails.primary", "value": "maybe"}, "emails[0].primary: must be a boolean"),
+    ({"op": "replace", "path": f"{ENTERPRISE}:department", "value": 5}, f"{ENTERPRISE}.department: must be a string"),
+    ({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": 7}, f"{ENTERPRISE}.manager.value: must be a string"),
+    ({"op": "replace", "path": ENTERPRISE, "value": {"costCenter": True}}, f"{ENTERPRISE}.costCenter: must be a string"),
+    ({"op": "replace", "value": {"nickName": "ok", "title": {"x": 1}}}, "title: must be a string"),
+    ({"op": "add", "value": {"name.familyName": 3}}, "name.familyName: must be a string"),
+    ({"op": "remove", "path": "roles", "value": [{"value": 4}]}, "roles[0].value: must be a string"),
+])
+def test_each_operation_value_is_checked_and_the_error_names_the_attribute(scim, operation, named):
+    # Each operation's value is read through the field of the attribute it targets;
+    # a wrong type anywhere fails the whole PATCH, naming the operation and attribute.
+    user = babs(scim)
+    response = patch(scim, user["id"], {"op": "replace", "path": "nickName", "value": "Changed"}, operation)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["scimType"] == "invalidValue"
+    assert body["detail"].startswith("Operations[1] (")
+    assert body["detail"].endswith("Invalid attribute value: " + named)
+    assert scim.get(f"Users/{user['id']}").get_json() == user
+
+
 @pytest.mark.parametrize("body", [
     {"Operations": [{"op": "replace", "path": "nickName", "value": "x"}]},  # no schemas
     {"schemas": [USER], "Operations": [{"op": "replace", "path": "nickName", "value": "x"}]},

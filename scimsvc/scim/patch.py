@@ -20,11 +20,12 @@ import copy
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from . import filters
-from .resource import load_document
+from .resource import load_attribute
 from .schema import (
     CORE_USER,
     PATCH_OP_SCHEMA,
@@ -196,7 +197,15 @@ def parse_path(path: Any) -> Target | None:
     """
     if not isinstance(path, str) or not path.strip():
         raise InvalidPath("'path' must be a non-empty string.")
-    text = path.strip()
+    return _parse_path(path.strip())
+
+
+# IdPs send the same few paths in every PATCH; resolving them (URN split, regex,
+# schema lookups, value filter) was half of the engine's own CPU (an Entra 5-op
+# PATCH: 79 -> 37 us with the cache). A Target is immutable, and a bad path raises
+# again each time (lru_cache keeps no exceptions).
+@lru_cache(maxsize=1024)
+def _parse_path(text: str) -> Target | None:
     urn, rest = split_urn(text)
     if urn is None and text.lower().startswith("urn:"):
         raise InvalidPath(f"Unknown schema in path {text!r}.")
@@ -234,18 +243,6 @@ def _container_key(target: Target) -> tuple[str | None, str]:
     return target.resolved.extension, target.attribute.name
 
 
-def _wrap(target: Target, value: Any) -> dict[str, Any]:
-    ext, name = _container_key(target)
-    body = {name: value}
-    return {ext: body} if ext else body
-
-
-def _unwrap(target: Target, document: dict[str, Any]) -> Any:
-    ext, name = _container_key(target)
-    holder = document.get(ext, {}) if ext else document
-    return holder.get(name, _ABSENT)
-
-
 def _scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
@@ -275,30 +272,49 @@ def _coerce_complex(attribute: Attribute, value: Any, *, one_item: bool = False)
 def _read_value(target: Target, value: Any) -> Any:
     """Canonicalise ``value`` for what the target designates, through the marshmallow layer.
 
+    Only the targeted attribute's field reads the value (``load_attribute``),
+    with the error naming it as a whole-document load would.
     Returns _ABSENT when the value is null or empty (RFC 7643 §2.5: unassigned).
     Raises InvalidValue when the value has the wrong type.
     """
     attribute, sub = target.attribute, target.sub
+    ext, name = _container_key(target)
     if sub is not None:
         inner: Any = {sub.name: value}
-        loaded = _unwrap(target, load_document(_wrap(target, [inner] if attribute.multi_valued else inner)))
+        loaded = load_attribute(ext, name, [inner] if attribute.multi_valued else inner)
         if attribute.multi_valued:
-            loaded = loaded[0] if loaded is not _ABSENT and loaded else _ABSENT
+            loaded = loaded[0] if loaded else None
         return loaded.get(sub.name, _ABSENT) if isinstance(loaded, dict) else _ABSENT
     if target.filter is not None:
         # attr[filter] designates values of the attribute: the value is one complex value.
         item = _coerce_complex(attribute, value, one_item=True)
         if not isinstance(item, dict):
             raise InvalidValue(f"'{target.text}' takes a JSON object.")
-        loaded = _unwrap(target, load_document(_wrap(target, [item])))
-        return loaded[0] if loaded is not _ABSENT and loaded else _ABSENT
+        loaded = load_attribute(ext, name, [item])
+        return loaded[0] if loaded else _ABSENT
     value = _coerce_complex(attribute, value)
     if value is not None and attribute.multi_valued and not isinstance(value, list):
         raise InvalidValue(f"'{target.text}' takes a JSON array.")
     if value is not None and attribute.type == "complex" and not attribute.multi_valued \
             and not isinstance(value, dict):
         raise InvalidValue(f"'{target.text}' takes a JSON object.")
-    return _unwrap(target, load_document(_wrap(target, value)))
+    loaded = load_attribute(ext, name, value)
+    return _ABSENT if loaded is None else loaded
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON document (dicts, lists and immutable scalars).
+
+    The engine's copy of the stored document: half of ``copy.deepcopy``'s 20 us,
+    which spends it on a memo that a JSON tree (no cycles, no sharing) does not need.
+    """
+    if value.__class__ is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [_copy(v) for v in value]
+    if isinstance(value, (dict, list)):
+        return copy.deepcopy(value)
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -308,7 +324,7 @@ def _read_value(target: Target, value: Any) -> Any:
 
 class _Patcher:
     def __init__(self, document: dict[str, Any]):
-        self.doc = copy.deepcopy(document)
+        self.doc = _copy(document)
         self.password_removed = False
 
     # -- locating ---------------------------------------------------------
