@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import event
 
 from scimsvc.errors import InvalidFilter
 from scimsvc.extensions import db
 from scimsvc.scim.filters import And, Comparison, Not, Or, ValueFilter, parse_filter
 from tests.conftest import make_user
+from tests.sqltrace import is_select, query_plan, sqlite_statements
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -366,28 +366,13 @@ def test_parser_errors_are_invalid_filter(text):
 
 def _plans_of_user_queries(app, scim, text):
     """Run GET /Users?filter=text and EXPLAIN each query it sent that reads users."""
-    statements = []
-
-    with app.app_context():
-        engine = db.engine
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FROM users" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with sqlite_statements(app) as seen:
         assert search(scim, text).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    statements = [statement for statement in seen
+                  if is_select(statement) and "FROM users" in statement]
     # The page, and a COUNT unless the first page was not full (search_users).
     assert 1 <= len(statements) <= 2, statements
-    plans = []
-    with engine.connect() as connection:
-        for statement, parameters in statements:
-            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            plans.append(" | ".join(row[-1] for row in rows))
-    return plans
+    return [" | ".join(query_plan(app, statement)) for statement in statements]
 
 
 @pytest.mark.parametrize("text,index", [

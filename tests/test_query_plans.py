@@ -10,11 +10,11 @@ The planner has no statistics here, as on a server that never ran ANALYZE.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from scimsvc.extensions import db
 
 from .conftest import make_user
+from .sqltrace import is_select, query_plan, sqlite_statements
 
 FULL_SCANS = ("SCAN users", "SCAN user_values", "SCAN team_members", "SCAN user_buckets")
 
@@ -40,30 +40,10 @@ def people(scim):
 
 def plans_of(app, send) -> list[tuple[str, list[str]]]:
     """Run ``send()`` and return (statement, plan lines) for every SELECT it made."""
-    seen: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sqlite_statements(app) as seen:
         response = send()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200, response.get_data(as_text=True)
-    plans = []
-    with app.app_context():
-        connection = db.engine.raw_connection()
-        try:
-            for statement, parameters in seen:
-                rows = connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
-                plans.append((statement, [row[-1] for row in rows]))
-        finally:
-            connection.close()
-    return plans
+    return [(statement, query_plan(app, statement)) for statement in seen if is_select(statement)]
 
 
 def user_plans(app, send) -> list[str]:
