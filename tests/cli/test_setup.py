@@ -210,13 +210,18 @@ def test_write_commands_take_the_write_lock_first(admin, app):
 
     begins: list[str] = []
 
-    def record(_conn, _cursor, statement, *_args):
+    def record(statement):
         if statement.startswith("BEGIN"):
             begins.append(statement)
 
+    def trace(dbapi_connection, _record):
+        # What SQLite itself runs: BEGIN is sent straight to the driver (dialect.py).
+        dbapi_connection.set_trace_callback(record)
+
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
+        engine.dispose()  # new connections, so each gets the trace
+    event.listen(engine, "connect", trace)
     try:
         admin("team", "create", "employees")
         assert begins and set(begins) == {"BEGIN IMMEDIATE"}
@@ -224,4 +229,4 @@ def test_write_commands_take_the_write_lock_first(admin, app):
         admin("team", "list")
         assert begins and set(begins) == {"BEGIN"}  # reads do not queue behind writers
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "connect", trace)
