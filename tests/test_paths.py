@@ -26,3 +26,16 @@ def test_unknown_path_with_slashes_is_still_a_scim_404(scim):
     response = scim.get("/scim/v2//Nope/")
     assert response.status_code == 404
     assert response.get_json()["status"] == "404"
+
+
+def test_without_a_base_url_each_host_gets_its_own_locations(scim, app):
+    """With no SCIMSVC_BASE_URL, meta.location follows the Host the client called."""
+    app.config["SCIMSVC_BASE_URL"] = None
+    created = make_user(scim)
+    for host, scheme in (("scim.internal:8000", "http"), ("idp-facing.example.com", "https"),
+                         ("scim.internal:8000", "http")):
+        response = scim.client.get(f"/scim/v2/Users/{created['id']}", headers=scim.headers(),
+                                   base_url=f"{scheme}://{host}")
+        assert response.status_code == 200
+        assert response.get_json()["meta"]["location"] == \
+            f"{scheme}://{host}/scim/v2/Users/{created['id']}"
