@@ -632,11 +632,23 @@ def check_immutable(old: dict[str, Any], new: dict[str, Any],
     Applies to PUT and PATCH alike: an immutable attribute may be set once when it
     has no value, and never changed or removed afterwards. Raises Mutability.
     """
-    for schema in schemas or tuple(SCHEMAS.values()):
+    if schemas is None:
+        if not _USER_IMMUTABLE:
+            return
+        schemas = tuple(SCHEMAS.values())
+    for schema in schemas:
         ext = None if schema.id == CORE_USER.id else schema.id
         before = old.get(ext, {}) if ext else old
         after = new.get(ext, {}) if ext else new
         _check_attributes(schema.attributes, before, after, schema.id)
+
+
+def _has_immutable(attributes: tuple[Attribute, ...]) -> bool:
+    return any(a.mutability == "immutable" or _has_immutable(a.sub_attributes) for a in attributes)
+
+
+# RFC 7643's User schemas declare no immutable attribute: every PUT and PATCH can skip the walk.
+_USER_IMMUTABLE = any(_has_immutable(schema.attributes) for schema in SCHEMAS.values())
 
 
 def _check_attributes(attributes: tuple[Attribute, ...], before: Any, after: Any, where: str) -> None:

