@@ -542,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
             print_line("scimsvc", "seed", report["seed"])
         if args.db:
             summary["postgresql_analyzed"] = analyze_postgres(args.db_fresh)
-        report.update(run_phases(target, gen, args, "scimsvc", args.users))
+        # Without the seed phase (--phases), the directory holds the in-process users only.
+        report.update(run_phases(target, gen, args, "scimsvc", len(target.ids) or args.users))
         report["rss_after_mb"] = round(server.rss_mb(), 1)
         log_text = server.log.read_text(errors="replace") if server.log else ""
         report["database_is_locked_in_log"] = log_text.count("database is locked")
