@@ -151,6 +151,13 @@ class User(db.Model):
         ),
         Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
         Index("ix_users_tenant_live", "tenant_id", "deleted_at", "id"),
+        # Removed users only: the restore check of a create (services.lifecycle, migration 0003).
+        Index("ix_users_removed_name", "tenant_id", "user_name_norm", "deleted_at",
+              sqlite_where=text("deleted_at IS NOT NULL"),
+              postgresql_where=text("deleted_at IS NOT NULL")),
+        Index("ix_users_removed_external_id", "tenant_id", "external_id", "deleted_at",
+              sqlite_where=text("deleted_at IS NOT NULL"),
+              postgresql_where=text("deleted_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

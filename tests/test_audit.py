@@ -512,9 +512,9 @@ def test_the_event_and_the_change_commit_together_or_not_at_all(app, scim, monke
     real_record = audit.record
 
     def broken_record(*args, **kwargs):
-        entry = real_record(*args, **kwargs)
-        entry.request_id = None  # NOT NULL: the event's INSERT fails at commit
-        return entry
+        # NOT NULL: the event's INSERT fails, after the user's UPDATE in the same transaction.
+        audit.current().request_id = None
+        return real_record(*args, **kwargs)
 
     monkeypatch.setattr(audit, "record", broken_record)
     response = scim.put(f"Users/{user['id']}", json={"userName": "bjensen@example.com", "title": "after"})

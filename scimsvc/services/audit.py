@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Select, delete, event, func, inspect, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Select, delete, event, func, insert, or_, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import dialect
 from ..extensions import db
-from ..models import ApiKey, AuditEvent, ProvisioningSettings, User, utcnow
+from ..models import ApiKey, AuditEvent, ProvisioningSettings, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,10 @@ class RequestContext:
     api_key_name: str | None = None
     target_id: str | None = None
     target_name: str | None = None
-    # The event ``record`` added to the request's transaction, if any.
-    event: AuditEvent | None = field(default=None, repr=False)
+    # The event (its column values) this request journaled, if any, and whether it is
+    # committed: ``record``'s is "pending" until its transaction commits or rolls back.
+    event: dict[str, Any] | None = field(default=None, repr=False)
+    event_state: str | None = None
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
@@ -104,12 +106,20 @@ def identify(key: ApiKey) -> None:
         context.api_key_name = key.name
 
 
-def note_target(user: User) -> None:
-    """Note the user the request acts on, so a later failure names it."""
+def note_target(user: Any) -> None:
+    """Note the user the request acts on, so a later failure names it (any object with
+    scim_id and user_name: a row, a users.UserRecord)."""
     context = _current.get()
     if context is not None:
         context.target_id = user.scim_id
         context.target_name = user.user_name
+
+
+def note_target_name(user_name: str) -> None:
+    """Note the userName a create asks for, so a failure before the user exists names it."""
+    context = _current.get()
+    if context is not None and context.target_name is None:
+        context.target_name = user_name
 
 
 def operation_for(method: str, path: str) -> str:
@@ -133,7 +143,7 @@ def operation_for(method: str, path: str) -> str:
 
 # --- what changed --------------------------------------------------------------
 
-def snapshot(user: User) -> dict[str, Any]:
+def snapshot(user: Any) -> dict[str, Any]:
     """Return the user's document as the journal compares it (``active`` as in effect)."""
     return {**(user.data or {}), "active": user.active}
 
@@ -184,40 +194,54 @@ def update_operation(default: str, before: dict[str, Any], after: dict[str, Any]
 
 # --- writing events ----------------------------------------------------------------
 
+_INSERT_EVENT = insert(AuditEvent.__table__)
+
+
 def _event(context: RequestContext, operation: str, status: int, *,
            scim_type: str | None = None, changes: dict[str, Any] | None = None,
-           tenant_id: int | None = None) -> AuditEvent:
-    return AuditEvent(
-        tenant_id=tenant_id if tenant_id is not None else context.tenant_id,
-        at=utcnow(), request_id=context.request_id,
-        api_key_id=context.api_key_id, api_key_name=context.api_key_name,
-        user_agent=context.user_agent, method=context.method, path=context.path,
-        operation=operation, target_user_id=context.target_id,
-        target_user_name=context.target_name, status=status, scim_type=scim_type,
-        changes=changes,
-    )
+           tenant_id: int | None = None) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id if tenant_id is not None else context.tenant_id,
+        "at": utcnow(), "request_id": context.request_id,
+        "api_key_id": context.api_key_id, "api_key_name": context.api_key_name,
+        "user_agent": context.user_agent, "method": context.method, "path": context.path,
+        "operation": operation, "target_user_id": context.target_id,
+        "target_user_name": context.target_name, "status": status, "scim_type": scim_type,
+        "changes": changes,
+    }
 
 
-def record(user: User, operation: str, status: int, changes: dict[str, Any]) -> AuditEvent | None:
-    """Add the event for a change to ``user`` to the current transaction (the caller commits).
+def record(user: Any, operation: str, status: int, changes: dict[str, Any], *,
+           connection: Connection | None = None) -> dict[str, Any] | None:
+    """Write the event for a change to ``user`` in the current transaction (the caller commits).
 
-    Does nothing outside a SCIM request (no context bound).
+    ``user`` is anything with tenant_id, scim_id and user_name. One Core INSERT on
+    ``connection`` (the session's, where the change was written): an AuditEvent
+    entity cost more to build and flush than the statement (in-process profile of
+    POST /Users). Does nothing outside a SCIM request (no context bound).
     """
     context = _current.get()
     if context is None:
         return None
     entry = _event(context, operation, status, changes=changes, tenant_id=user.tenant_id)
-    entry.target_user_id, entry.target_user_name = user.scim_id, user.user_name
-    db.session.add(entry)
-    context.event = entry
+    entry["target_user_id"], entry["target_user_name"] = user.scim_id, user.user_name
+    (connection if connection is not None else db.session.connection()).execute(_INSERT_EVENT, entry)
+    context.event, context.event_state = entry, "pending"
     return entry
 
 
-def _committed(entry: AuditEvent | None) -> bool:
-    if entry is None:
-        return False
-    state = inspect(entry)
-    return state.persistent or state.detached
+@event.listens_for(db.session, "after_commit")
+def _pending_event_committed(_session) -> None:
+    context = _current.get()
+    if context is not None and context.event_state == "pending":
+        context.event_state = "committed"
+
+
+@event.listens_for(db.session, "after_rollback")
+def _pending_event_rolled_back(_session) -> None:
+    context = _current.get()
+    if context is not None and context.event_state == "pending":
+        context.event_state = "rolled back"
 
 
 def record_failure(status: int, scim_type: str | None = None) -> None:
@@ -231,15 +255,15 @@ def record_failure(status: int, scim_type: str | None = None) -> None:
     if context is None or not 400 <= status < 500:
         return
     db.session.rollback()
-    if _committed(context.event):
+    if context.event_state == "committed":
         return  # the request's change (and its event) committed before it failed
     entry = _event(context, operation_for(context.method, context.path), status,
                    scim_type=scim_type)
     if context.event is not None and context.target_name is None:
-        # A create that failed at commit: name the userName it asked for (it has no id).
-        entry.target_user_name = context.event.target_user_name
+        # A write whose event was written, then rolled back: name the user it acted on.
+        entry["target_user_name"] = context.event["target_user_name"]
     _write_alone(entry)
-    context.event = entry
+    context.event, context.event_state = entry, "committed"
 
 
 def record_read(status: int) -> None:
@@ -255,18 +279,18 @@ def record_read(status: int) -> None:
     db.session.rollback()  # end the read transaction; the event gets a writer of its own
     entry = _event(context, operation, status)
     _write_alone(entry)
-    context.event = entry
+    context.event, context.event_state = entry, "committed"
 
 
-def _write_alone(entry: AuditEvent) -> None:
+def _write_alone(entry: dict[str, Any]) -> None:
     try:
         with dialect.writing():
-            db.session.add(entry)
+            db.session.connection().execute(_INSERT_EVENT, entry)
             db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
-        log.warning("could not journal request %s (%s %s -> %s)", entry.request_id,
-                    entry.method, entry.path, entry.status, exc_info=True)
+        log.warning("could not journal request %s (%s %s -> %s)", entry["request_id"],
+                    entry["method"], entry["path"], entry["status"], exc_info=True)
 
 
 _reads_setting: "weakref.WeakKeyDictionary[Engine, dict[int, tuple[float, bool]]]" = \
@@ -420,7 +444,7 @@ def event_json(entry: AuditEvent) -> dict[str, Any]:
     }
 
 
-__all__ = ["RequestContext", "bind", "current", "identify", "note_target", "record",
-           "record_failure", "record_read", "diff", "snapshot", "update_operation",
+__all__ = ["RequestContext", "bind", "current", "identify", "note_target", "note_target_name",
+           "record", "record_failure", "record_read", "diff", "snapshot", "update_operation",
            "EventFilter", "events_query", "list_events", "count_events", "iter_events",
            "prune_events", "count_older", "event_json", "OPERATIONS"]

@@ -1,7 +1,8 @@
 """Provisioning settings: team assignment and what re-creating a removed user does."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
 from ..errors import Invalid
 from ..extensions import db
@@ -9,6 +10,7 @@ from ..models import ProvisioningSettings
 from .teams import get_team
 
 ON_RECREATE = ("restore", "new")
+DEFAULT_ON_RECREATE = "restore"
 
 
 def get_settings(tenant_id: int) -> ProvisioningSettings:
@@ -17,10 +19,30 @@ def get_settings(tenant_id: int) -> ProvisioningSettings:
         select(ProvisioningSettings).where(ProvisioningSettings.tenant_id == tenant_id)
     )
     if settings is None:
-        settings = ProvisioningSettings(tenant_id=tenant_id, on_recreate="restore", journal_reads=False)
+        settings = ProvisioningSettings(tenant_id=tenant_id, on_recreate=DEFAULT_ON_RECREATE,
+                                        journal_reads=False)
         db.session.add(settings)
         db.session.flush()
     return settings
+
+
+_settings = ProvisioningSettings.__table__.c
+_POLICY = select(_settings.on_recreate, _settings.assign_team_id).where(
+    _settings.tenant_id == bindparam("tenant_id"))
+
+
+def recreate_policy(connection: Connection, tenant_id: int) -> tuple[str, int | None]:
+    """What a SCIM create does: (on_recreate, the id of the team it assigns or None).
+
+    One Core select on ``connection`` (the session's, in the request's
+    transaction), creating nothing: loading the settings entity and its team was
+    a sixth of a POST's CPU (in-process profile). An organization without
+    settings has the defaults ``get_settings`` would create.
+    """
+    row = connection.execute(_POLICY, {"tenant_id": tenant_id}).first()
+    if row is None:
+        return DEFAULT_ON_RECREATE, None
+    return row.on_recreate, row.assign_team_id
 
 
 def assign_team(tenant_id: int, team_name: str | None) -> ProvisioningSettings:

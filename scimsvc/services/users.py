@@ -6,22 +6,26 @@ The SCIM views call these with documents already read by the marshmallow layer
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
-from typing import Any, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Iterator, Sequence
 
-from sqlalchemy import bindparam, delete, func, inspect, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .. import dialect
 from ..errors import InvalidValue, PreconditionFailed, ResourceNotFound, Uniqueness
 from ..extensions import db
-from ..models import User, UserBucket, UserValue, utcnow
+from ..models import User, UserBucket, UserValue, team_members, utcnow
 from ..scim.patch import apply_patch, check_immutable
 from ..scim.resource import load_document
 from . import audit, lifecycle
-from .provisioning import get_settings
+from .provisioning import recreate_policy
 
 # Multi-valued attributes copied into user_values so filters can reach them in SQL.
 MULTI_VALUED = ("emails", "phoneNumbers", "ims", "photos", "addresses",
@@ -38,14 +42,6 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
     return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
-
-
-# Built once: constructing this statement per request cost more CPU than running it
-# (profile of GET /Users/{id} in make bench: 0.5 ms of SQL expression building).
-_LIVE_USER_BY_ID = select(User).where(
-    User.scim_id == bindparam("scim_id"), User.tenant_id == bindparam("tenant_id"),
-    User.deleted_at.is_(None),
-)
 
 
 _users = User.__table__.c
@@ -68,11 +64,79 @@ def read_user(tenant_id: int, scim_id: str) -> Any:
     return user
 
 
-def get_user(tenant_id: int, scim_id: str) -> User:
-    """Return the tenant's live user with SCIM id ``scim_id``; 404 otherwise (RFC 7644 §3.4.1)."""
-    user = db.session.scalar(_LIVE_USER_BY_ID, {"scim_id": scim_id, "tenant_id": tenant_id})
-    if user is None:
+@dataclass(slots=True, eq=False)
+class UserRecord:
+    """A user's ``users`` row as the write path holds it (the columns, in table order).
+
+    Writers read the row, change it here and write what changed with one Core
+    statement on the session's connection: building, tracking and flushing ORM
+    entities was a third of a POST's and a PATCH's CPU (in-process profile). Views
+    render it like ``read_user``'s row (scim_id, data, created_at, updated_at, version).
+    """
+
+    id: int
+    tenant_id: int
+    scim_id: str
+    user_name: str
+    user_name_norm: str
+    external_id: str | None
+    active: bool
+    display_name: str | None
+    given_name: str | None
+    family_name: str | None
+    data: dict[str, Any]
+    password_hash: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+_COLUMN_KEYS = tuple(c.key for c in _users)
+if _COLUMN_KEYS != tuple(f.name for f in fields(UserRecord)):  # rows are read positionally
+    raise TypeError(f"UserRecord does not follow the users columns {_COLUMN_KEYS}")
+
+_user_table = User.__table__
+_value_table = UserValue.__table__
+# A writer's read of the row it changes: FOR UPDATE on PostgreSQL, so that concurrent
+# writers of one user apply in turn (SQLite's compiler drops the clause; there BEGIN
+# IMMEDIATE already serialises writers, see dialect.py).
+_USER_FOR_WRITE = select(*_users).where(
+    _users.scim_id == bindparam("scim_id"), _users.tenant_id == bindparam("tenant_id"),
+    _users.deleted_at.is_(None),
+).with_for_update(of=_user_table)
+_INSERT_USER = insert(_user_table)
+# SET holds the columns of the parameters given besides row_id: only what changed.
+_UPDATE_USER = update(_user_table).where(_users.id == bindparam("row_id"))
+_INSERT_VALUES = insert(_value_table)
+_DELETE_VALUES = delete(_value_table).where(
+    _value_table.c.user_id == bindparam("user_id"),
+    _value_table.c.attr.in_(bindparam("attrs", expanding=True)),
+)
+_VALUE_AT = (_value_table.c.user_id == bindparam("row_user_id"),
+             _value_table.c.attr == bindparam("row_attr"),
+             _value_table.c.position == bindparam("row_position"))
+_VALUE_FIELDS = ("type", "primary", "value", "value_norm", "display", "item")
+_UPDATE_VALUE = update(_value_table).where(*_VALUE_AT)
+_DELETE_VALUE = delete(_value_table).where(
+    _value_table.c.user_id == bindparam("user_id"), _value_table.c.attr == bindparam("attr"),
+    _value_table.c.position == bindparam("position"))
+_IS_MEMBER = select(team_members.c.team_id).where(
+    team_members.c.team_id == bindparam("team_id"), team_members.c.user_id == bindparam("user_id"))
+_JOIN_TEAM = insert(team_members)
+
+
+def get_user(tenant_id: int, scim_id: str, connection: Connection | None = None) -> UserRecord:
+    """Return the tenant's live user with SCIM id ``scim_id`` for a write; 404 otherwise (RFC 7644 §3.4.1).
+
+    Runs in the session's (writing) transaction, on ``connection`` if given (the
+    session's), and locks the row on PostgreSQL.
+    """
+    connection = connection if connection is not None else db.session.connection()
+    row = connection.execute(_USER_FOR_WRITE, {"scim_id": scim_id, "tenant_id": tenant_id}).first()
+    if row is None:
         raise ResourceNotFound(f"User {scim_id} not found.")
+    user = UserRecord(*row)
     audit.note_target(user)
     return user
 
@@ -170,7 +234,7 @@ def etag(user: User) -> str:
     return f'W/"{user.version}"'
 
 
-def create_user(tenant_id: int, document: dict[str, Any], password: str | None) -> User:
+def create_user(tenant_id: int, document: dict[str, Any], password: str | None) -> UserRecord:
     """Create a user from a canonical document (RFC 7644 §3.3).
 
     Raises Uniqueness (409) when a live user of the tenant has the same userName,
@@ -178,52 +242,52 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None) 
     When the userName or externalId is a removed user's and the organization's
     policy is ``restore``, that account comes back instead (``_restore``).
     """
-    settings = get_settings(tenant_id)
+    # A create that fails before it has an id is journaled under the userName it asked for.
+    audit.note_target_name(document["userName"])
+    connection = db.session.connection()
+    on_recreate, team_id = recreate_policy(connection, tenant_id)
     returning = None
-    if settings.on_recreate == "restore":
-        returning = lifecycle.returning_account(tenant_id, fold(document["userName"]),
+    if on_recreate == "restore":
+        returning = lifecycle.returning_account(connection, tenant_id, fold(document["userName"]),
                                                 document.get("externalId"))
-    # Nothing is flushed before _commit_unique, which turns a taken userName into a 409.
-    with db.session.no_autoflush:
+    with _unique_user_name(document):
         if returning is not None:
-            user, changes = _restore(returning, document, password)
+            user, changes = _restore(connection, UserRecord(*returning), document, password)
         else:
-            now = utcnow()
-            user = User(tenant_id=tenant_id, scim_id=str(uuid.uuid4()), created_at=now,
-                        updated_at=now, version=1)
-            _apply(user, document, password, fresh=True)
-            db.session.add(user)
+            user = _insert(connection, tenant_id, document, password)
             changes = audit.diff({}, audit.snapshot(user), password_changed=password is not None)
-        if settings.assign_team is not None and (
-                returning is None or settings.assign_team not in user.teams):
-            user.teams.append(settings.assign_team)
-        audit.record(user, "restore" if returning is not None else "create", 201, changes)
-    _commit_unique(document)
+        if team_id is not None:
+            _join_team(connection, team_id, user.id, may_be_member=returning is not None)
+        audit.record(user, "restore" if returning is not None else "create", 201, changes,
+                     connection=connection)
+        db.session.commit()
     return user
 
 
-def _restore(user: User, document: dict[str, Any], password: str | None) -> tuple[User, dict]:
+def _restore(connection: Connection, user: UserRecord, document: dict[str, Any],
+             password: str | None) -> tuple[UserRecord, dict]:
     """Bring a removed account back as a new SCIM resource holding ``document``.
 
     The account (``users.id``), its team memberships and what references it are
     kept; it gets a new SCIM id, so the removed resource stays gone (RFC 7644
     §3.6). An old password does not come back with it.
     """
-    before, old_id = audit.snapshot(user), user.scim_id
+    before, old_id, old_data = audit.snapshot(user), user.scim_id, user.data
     now = utcnow()
-    user.scim_id = str(uuid.uuid4())
-    user.deleted_at = None
-    user.password_hash = None
-    user.created_at = user.updated_at = now
-    user.version += 1
-    _apply(user, document, password, fresh=False)
+    _update(connection, user, {
+        **_projections(document),
+        "scim_id": str(uuid.uuid4()), "deleted_at": None,
+        "password_hash": hash_password(password) if password is not None else None,
+        "created_at": now, "updated_at": now, "version": user.version + 1,
+    })
+    _sync_values(connection, user.id, old_data, document)
     changes = {"id": {"old": old_id, "new": user.scim_id},
                **audit.diff(before, audit.snapshot(user), password_changed=password is not None)}
     return user, changes
 
 
 def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], password: str | None,
-                 if_match: str | None = None) -> User:
+                 if_match: str | None = None) -> UserRecord:
     """Replace a user's attributes with ``document`` (RFC 7644 §3.5.1).
 
     ``document`` comes from ``resource.load_user``, which already dropped the
@@ -231,14 +295,16 @@ def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], passwor
     PreconditionFailed (412) on a stale If-Match, Mutability when an immutable
     attribute would change, Uniqueness (409) when the userName is taken.
     """
-    user = get_user(tenant_id, scim_id)
+    connection = db.session.connection()
+    user = get_user(tenant_id, scim_id, connection)
     check_version(user, if_match)
     check_immutable(user.data, document)
-    save_document(user, document, password)
+    save_document(user, document, password, connection=connection)
     return user
 
 
-def patch_user(tenant_id: int, scim_id: str, operations: Any, if_match: str | None = None) -> User:
+def patch_user(tenant_id: int, scim_id: str, operations: Any,
+               if_match: str | None = None) -> UserRecord:
     """Apply a PatchOp request body to a user (RFC 7644 §3.5.2), all operations or none.
 
     The engine works on a copy; the result is read again through the marshmallow
@@ -247,7 +313,8 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any, if_match: str | No
     (invalidSyntax, invalidPath, invalidFilter, noTarget, mutability,
     invalidValue), PreconditionFailed (412) and Uniqueness (409).
     """
-    user = get_user(tenant_id, scim_id)
+    connection = db.session.connection()
+    user = get_user(tenant_id, scim_id, connection)
     check_version(user, if_match)
     result = apply_patch(user.data, operations)
     document = load_document(result.document)
@@ -256,50 +323,62 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any, if_match: str | No
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required and must be a non-empty string.")
     check_immutable(user.data, document)
-    if result.password_removed and user.password_hash is not None:
-        user.password_hash = None
-        user.version += 1
-        user.updated_at = utcnow()
-    save_document(user, document, password, operation="patch")
+    save_document(user, document, password, operation="patch", connection=connection,
+                  clear_password=result.password_removed and user.password_hash is not None)
     return user
 
 
-def save_document(user: User, document: dict[str, Any], password: str | None, *,
-                  operation: str = "replace") -> None:
+def save_document(user: UserRecord, document: dict[str, Any], password: str | None, *,
+                  operation: str = "replace", clear_password: bool = False,
+                  connection: Connection | None = None) -> None:
     """Store a new document for an existing user and bump its version, if anything changed.
 
-    The request is journaled as ``operation`` (``replace`` for PUT, ``patch``
-    for PATCH), or ``disable``/``enable`` when it turned ``active`` off/on —
-    an unchanged document too, with an empty diff.
+    ``password`` sets a new one; ``clear_password`` removes the stored one (PATCH
+    remove). Only the columns and user_values rows that changed are written, in
+    one UPDATE of the user and at most one statement per kind for its values.
+    The request is journaled as ``operation`` (``replace`` for PUT, ``patch`` for
+    PATCH), or ``disable``/``enable`` when it turned ``active`` off/on — an
+    unchanged document too, with an empty diff.
     """
-    before = audit.snapshot(user)
-    # A password set here, or cleared by the caller (PATCH remove), is journaled as "changed".
-    password_changed = password is not None or inspect(user).attrs.password_hash.history.has_changes()
-    changed = document != user.data or password is not None
-    if changed:
-        _apply(user, document, password, fresh=False)
-        user.version += 1
-        user.updated_at = utcnow()
-    after = audit.snapshot(user)
-    audit.record(user, audit.update_operation(operation, before, after), 200,
-                 audit.diff(before, after, password_changed=password_changed))
-    _commit_unique(document)
+    connection = connection if connection is not None else db.session.connection()
+    before, old_data = audit.snapshot(user), user.data
+    changes: dict[str, Any] = {}
+    if document != old_data:
+        changes = {key: value for key, value in _projections(document).items()
+                   if value != getattr(user, key)}
+        changes["data"] = document
+    if password is not None:
+        changes["password_hash"] = hash_password(password)
+    elif clear_password:
+        changes["password_hash"] = None
+    with _unique_user_name(document):
+        if changes:
+            _update(connection, user, {**changes, "version": user.version + 1, "updated_at": utcnow()})
+            if "data" in changes:
+                _sync_values(connection, user.id, old_data, document)
+        after = audit.snapshot(user)
+        audit.record(user, audit.update_operation(operation, before, after), 200,
+                     audit.diff(before, after, password_changed=password is not None or clear_password),
+                     connection=connection)
+        db.session.commit()
 
 
-def delete_user(tenant_id: int, scim_id: str, if_match: str | None = None) -> User:
+def delete_user(tenant_id: int, scim_id: str, if_match: str | None = None) -> UserRecord:
     """Remove a user (RFC 7644 §3.6): the SCIM resource is gone, the account stays."""
-    user = get_user(tenant_id, scim_id)
+    connection = db.session.connection()
+    user = get_user(tenant_id, scim_id, connection)
     check_version(user, if_match)
-    user.deleted_at = utcnow()
-    user.version += 1
-    audit.record(user, "remove", 204, {})
+    _update(connection, user, {"deleted_at": utcnow(), "version": user.version + 1})
+    audit.record(user, "remove", 204, {}, connection=connection)
     db.session.commit()
     return user
 
 
-def _commit_unique(document: dict[str, Any]) -> None:
+@contextlib.contextmanager
+def _unique_user_name(document: dict[str, Any]) -> Iterator[None]:
+    """Turn the unique index's verdict on the userName into 409 (the transaction rolls back)."""
     try:
-        db.session.commit()
+        yield
     except IntegrityError as error:
         db.session.rollback()
         if dialect.is_unique_violation(error):
@@ -307,35 +386,95 @@ def _commit_unique(document: dict[str, Any]) -> None:
         raise
 
 
-def _apply(user: User, document: dict[str, Any], password: str | None, *, fresh: bool) -> None:
-    """Set the document and the SQL projections that filters, sorting and uniqueness use."""
+def _insert(connection: Connection, tenant_id: int, document: dict[str, Any],
+            password: str | None) -> UserRecord:
+    row = new_user_row(tenant_id, document, password, utcnow())
+    user_id = connection.execute(_INSERT_USER, row).inserted_primary_key[0]
+    values = value_rows(user_id, document)
+    if values:
+        connection.execute(_INSERT_VALUES, values)
+    return UserRecord(id=user_id, **row)
+
+
+def _update(connection: Connection, user: UserRecord, changes: dict[str, Any]) -> None:
+    """Write ``changes`` (column: new value) to the user's row and to ``user``."""
+    connection.execute(_UPDATE_USER, {**changes, "row_id": user.id})
+    for key, value in changes.items():
+        setattr(user, key, value)
+
+
+def _join_team(connection: Connection, team_id: int, user_id: int, *, may_be_member: bool) -> None:
+    params = {"team_id": team_id, "user_id": user_id}
+    if may_be_member and connection.execute(_IS_MEMBER, params).first() is not None:
+        return
+    connection.execute(_JOIN_TEAM, params)
+
+
+def new_user_row(tenant_id: int, document: dict[str, Any], password: str | None,
+                 now: datetime) -> dict[str, Any]:
+    """The ``users`` row (every column but ``id``) of a new user holding ``document``."""
+    return {
+        "tenant_id": tenant_id, "scim_id": str(uuid.uuid4()), **_projections(document),
+        "password_hash": hash_password(password) if password is not None else None,
+        "version": 1, "created_at": now, "updated_at": now, "deleted_at": None,
+    }
+
+
+def _projections(document: dict[str, Any]) -> dict[str, Any]:
+    """The document and the SQL projections of it that filters, sorting and uniqueness use."""
     name = document.get("name") or {}
-    user.data = document
-    user.user_name = document["userName"]
-    user.user_name_norm = fold(document["userName"])
-    user.external_id = document.get("externalId")
-    user.active = document.get("active", True)
-    user.display_name = document.get("displayName")
-    user.given_name = name.get("givenName")
-    user.family_name = name.get("familyName")
-    if password is not None:
-        user.password_hash = hash_password(password)
-    if not fresh:
-        # No autoflush here: the users UPDATE must reach the database at commit, where
-        # _commit_unique turns a userName collision into 409 instead of a 500.
-        with db.session.no_autoflush:
-            db.session.execute(delete(UserValue).where(UserValue.user_id == user.id))
-    db.session.add_all(_values(user, document))
+    user_name = document["userName"]
+    return {
+        "user_name": user_name, "user_name_norm": fold(user_name),
+        "external_id": document.get("externalId"), "active": document.get("active", True),
+        "display_name": document.get("displayName"), "given_name": name.get("givenName"),
+        "family_name": name.get("familyName"), "data": document,
+    }
 
 
-def _values(user: User, document: dict[str, Any]):
-    for attr in MULTI_VALUED:
+def value_rows(user_id: int, document: dict[str, Any],
+               attrs: Sequence[str] = MULTI_VALUED) -> list[dict[str, Any]]:
+    """The user_values rows of ``attrs`` in ``document``, so filters can reach them in SQL."""
+    rows = []
+    for attr in attrs:
         for position, item in enumerate(document.get(attr) or ()):
             value = item.get("value")
             if value is None and attr == "addresses":
                 value = item.get("formatted")
-            yield UserValue(
-                user=user, attr=attr, position=position, type=item.get("type"), primary=item.get("primary"),
-                value=value, value_norm=fold(value) if isinstance(value, str) else None,
-                display=item.get("display"), item=item,
-            )
+            rows.append({
+                "user_id": user_id, "attr": attr, "position": position, "type": item.get("type"),
+                "primary": item.get("primary"), "value": value,
+                "value_norm": fold(value) if isinstance(value, str) else None,
+                "display": item.get("display"), "item": item,
+            })
+    return rows
+
+
+def _sync_values(connection: Connection, user_id: int, before: dict[str, Any],
+                 after: dict[str, Any]) -> None:
+    """Make the user's user_values rows, which follow ``before``, follow ``after``.
+
+    Only the rows that differ are written, each as an UPDATE in place where it can
+    be: every row written also feeds the trigram index's triggers (dialect.py),
+    and an Entra PATCH changes one value of one list (in-process profile: deleting
+    and inserting the unchanged rows was a fifth of such a PATCH's CPU).
+    """
+    attrs = [attr for attr in MULTI_VALUED if before.get(attr) != after.get(attr)]
+    if not attrs:
+        return
+    old = {(row["attr"], row["position"]): row for row in value_rows(user_id, before, attrs)}
+    new = {(row["attr"], row["position"]): row for row in value_rows(user_id, after, attrs)}
+    updates = [{**{name: row[name] for name in _VALUE_FIELDS},
+                "row_user_id": user_id, "row_attr": key[0], "row_position": key[1]}
+               for key, row in new.items() if key in old and old[key] != row]
+    if updates and connection.execute(_UPDATE_VALUE, updates).rowcount != len(updates):
+        # Rows not where ``before`` says (written by an older scimsvc?): rewrite the lists.
+        connection.execute(_DELETE_VALUES, {"user_id": user_id, "attrs": attrs})
+        connection.execute(_INSERT_VALUES, list(new.values()))
+        return
+    gone = [{"user_id": user_id, "attr": key[0], "position": key[1]} for key in old if key not in new]
+    if gone:
+        connection.execute(_DELETE_VALUE, gone)
+    added = [row for key, row in new.items() if key not in old]
+    if added:
+        connection.execute(_INSERT_VALUES, added)

@@ -3,7 +3,8 @@
 Used for 100,000 and 1,000,000 users, where POSTing each one would take
 most of the run. Every body goes through the marshmallow layer
 (``resource.load_user``) and the users service's own projection code
-(``users._apply``: the columns and the user_values rows), and every user
+(``users.new_user_row`` and ``users.value_rows``: the columns and the
+user_values rows), and every user
 joins the team the organization assigns, as ``create_user`` would store
 them. What differs is the writing: two processes build the rows, one
 writes them with executemany, one transaction per batch, and no audit
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from multiprocessing import get_context
 
 from tests.bench.bodies import create_body
@@ -37,28 +37,18 @@ def _context():
 def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
     """Build the users and user_values rows of users ``first``..``stop-1`` (in a worker process)."""
     first, stop, first_id, tenant_id = job
-    from scimsvc.extensions import db
-    from scimsvc.models import User, UserValue, utcnow
+    from scimsvc.models import utcnow
     from scimsvc.scim.resource import load_user
     from scimsvc.services import users
 
-    user_columns = [c.key for c in User.__table__.columns]
-    value_columns = [c.key for c in UserValue.__table__.columns if c.key != "id"]
     user_rows, value_rows = [], []
     with _context():
         now = utcnow()
-        with db.session.no_autoflush:
-            for i in range(first, stop):
-                document, password = load_user(create_body(i))
-                user = User(id=first_id + i - first, tenant_id=tenant_id, scim_id=str(uuid.uuid4()),
-                            created_at=now, updated_at=now, version=1)
-                users._apply(user, document, password, fresh=True)
-                user_rows.append({k: getattr(user, k) for k in user_columns})
-                for value in [o for o in db.session.new if isinstance(o, UserValue)]:
-                    row = {k: getattr(value, k) for k in value_columns}
-                    row["user_id"] = user.id
-                    value_rows.append(row)
-                db.session.expunge_all()
+        for i in range(first, stop):
+            document, password = load_user(create_body(i))
+            row = {"id": first_id + i - first, **users.new_user_row(tenant_id, document, password, now)}
+            user_rows.append(row)
+            value_rows.extend(users.value_rows(row["id"], document))
     value_rows.sort(key=lambda r: (r["user_id"], r["attr"], r["position"]))
     return user_rows, value_rows
 
@@ -69,14 +59,13 @@ def seed(start: int, count: int, processes: int = 2) -> None:
     from scimsvc import dialect
     from scimsvc.extensions import db
     from scimsvc.models import Organization, User, UserValue, team_members
-    from scimsvc.services.provisioning import get_settings
+    from scimsvc.services.provisioning import recreate_policy
 
     with _context():
         org = db.session.scalar(select(Organization).where(
             Organization.slug == _app.config["SCIMSVC_DEFAULT_ORG"]))
         tenant_id = org.id
-        team = get_settings(tenant_id).assign_team
-        team_id = team.id if team is not None else None
+        _, team_id = recreate_policy(db.session.connection(), tenant_id)
         next_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
         db.session.rollback()
         db.engine.dispose()  # no connection crosses the fork below
