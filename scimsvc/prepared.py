@@ -14,10 +14,18 @@ with SQLAlchemy). Only statements whose parameters need no bind processing
 from __future__ import annotations
 
 from collections import namedtuple
+from operator import itemgetter
 from typing import Any, Callable, Mapping, NamedTuple
 
 from sqlalchemy import Select
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect
+
+
+class DriverConnection(NamedTuple):
+    """A pooled DBAPI connection and the dialect of its engine."""
+
+    dialect: Dialect
+    dbapi: Any  # sqlalchemy.pool.PoolProxiedConnection
 
 
 class _Plan(NamedTuple):
@@ -28,17 +36,16 @@ class _Plan(NamedTuple):
 
 
 class PreparedQuery:
-    """A SELECT run on the DBAPI cursor of a SQLAlchemy ``Connection``; see the module doc."""
+    """A SELECT run on a pooled DBAPI connection's cursor; see the module doc."""
 
     def __init__(self, statement: Select):
         self.statement = statement
         self._plans: dict[str, _Plan] = {}
 
-    def first(self, connection: Connection, params: Mapping[str, Any]) -> Any | None:
+    def first(self, connection: DriverConnection, params: Mapping[str, Any]) -> Any | None:
         """The first row for ``params`` (a named tuple of the selected columns), or None."""
-        dialect = connection.dialect
-        plan = self._plans.get(dialect.name) or self._plan(dialect)
-        cursor = connection.connection.cursor()
+        plan = self._plans.get(connection.dialect.name) or self._plan(connection.dialect)
+        cursor = connection.dbapi.cursor()
         try:
             cursor.execute(plan.sql, plan.parameters(params))
             values = cursor.fetchone()
@@ -48,11 +55,10 @@ class PreparedQuery:
             return None
         return plan.row._make(self._processed(plan, values))
 
-    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+    def all(self, connection: DriverConnection, params: Mapping[str, Any]) -> list[Any]:
         """Every row for ``params``, as named tuples."""
-        dialect = connection.dialect
-        plan = self._plans.get(dialect.name) or self._plan(dialect)
-        cursor = connection.connection.cursor()
+        plan = self._plans.get(connection.dialect.name) or self._plan(connection.dialect)
+        cursor = connection.dbapi.cursor()
         try:
             cursor.execute(plan.sql, plan.parameters(params))
             rows = cursor.fetchall()
@@ -80,9 +86,10 @@ class PreparedQuery:
                 constants[name] = bind.effective_value
         if dialect.positional:
             order = tuple(compiled.positiontup or ())
+            pick = itemgetter(*order) if len(order) > 1 else (lambda p: (p[order[0]],))
 
             def parameters(params: Mapping[str, Any]) -> tuple:
-                return tuple(params[name] if name in params else constants[name] for name in order)
+                return pick({**constants, **params} if constants else params)
         else:
             def parameters(params: Mapping[str, Any]) -> dict:
                 return {**constants, **params}

@@ -330,6 +330,29 @@ def _comparison(node: ast.AttrExpr, depth: int) -> Node:
     return Comparison(AttrRef(path.uri, path.attr_name, sub), op, value)
 
 
+# Single-valued attributes with an index of their own, and how the users service looks them up.
+INDEXED_EQUALITY = ("userName", "externalId")
+
+
+def indexed_equality(tree: Node) -> tuple[str, str] | None:
+    """``(attribute, value)`` when ``tree`` is a single ``eq`` on userName or externalId.
+
+    That is the lookup IdPs send before every create (``userName eq "…"``, or
+    ``externalId eq "…"`` for Entra ID), which the listing serves with one
+    prepared query; it means what ``compile_filter`` would make of it.
+    """
+    if not isinstance(tree, Comparison) or tree.op != "eq" or not isinstance(tree.value, str) \
+            or tree.attr.sub is not None:
+        return None
+    uri = tree.attr.uri
+    if uri is not None and uri.rstrip(":").lower() != scim_schema.USER_SCHEMA.lower():
+        return None
+    resolved = scim_schema.resolve(None, tree.attr.name, None)
+    if resolved is None or resolved.attribute.name not in INDEXED_EQUALITY:
+        return None
+    return resolved.attribute.name, tree.value
+
+
 # --- Compilation ---------------------------------------------------------------
 
 ORDERING_OPS = ("gt", "ge", "lt", "le")
@@ -832,6 +855,6 @@ def _compare_time(target: Target, op: str, value: Any) -> ColumnElement[bool]:
 
 __all__ = [
     "And", "AttrRef", "Comparison", "FilterLexer", "FilterParser", "Node", "Not", "Or",
-    "Target", "ValueFilter", "compile_comparison", "compile_filter", "parse_filter",
-    "match_predicate", "parse_time", "sort_terms", "values_match",
+    "Target", "ValueFilter", "compile_comparison", "compile_filter", "indexed_equality",
+    "parse_filter", "match_predicate", "parse_time", "sort_terms", "values_match",
 ]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from .. import dialect
 from ..errors import Conflict, Invalid, NotFound
-from ..extensions import db, read_connection
+from ..extensions import db, driver_connection
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
 from ..prepared import PreparedQuery
 from .names import clean_name
@@ -150,7 +150,7 @@ def authenticate(token: str, action: str, scope: str) -> Credential | None:
     prefix = match.group(1) if match else None
     row = None
     if prefix is not None:
-        row = _key_query(action, scope).first(read_connection(), {"prefix": prefix})
+        row = _key_query(action, scope).first(driver_connection(), {"prefix": prefix})
     presented = hash_key(token)
     stored = row.secret_hash if row else _DUMMY_HASH
     if not hmac.compare_digest(presented, stored) or row is None:
