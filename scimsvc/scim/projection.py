@@ -10,7 +10,6 @@ Paths naming no attribute of the schema select nothing.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -20,6 +19,9 @@ from . import schema as scim_schema
 # Selection key: (extension URN or None, attribute name or None for a whole
 # extension, sub-attribute name or None for the whole attribute).
 _Key = tuple[str | None, str | None, str | None]
+# What ``attributes`` keeps, worked out once per request: (extension URN or None,
+# attribute name or None for a whole extension, the sub-attributes or None for all).
+_Pick = tuple[str | None, str | None, frozenset[str] | None]
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Selection:
 
     attributes: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
-    _include: tuple[_Key, ...] = field(default=(), compare=False, repr=False)
+    _include: tuple[_Pick, ...] = field(default=(), compare=False, repr=False)
     _exclude: tuple[_Key, ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -36,7 +38,12 @@ class Selection:
         return not self.attributes and not self.excluded
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
-        """Return ``resource`` reduced to this selection (the input is not modified)."""
+        """Return ``resource`` reduced to this selection.
+
+        The input is not modified; the result shares the values it keeps whole with
+        it (a rendered resource is serialised, not edited: copying every value was
+        ~20 us a user, 2 ms a list page).
+        """
         if self.attributes:
             return _include(resource, self._include)
         if self.excluded:
@@ -62,7 +69,7 @@ def parse_selection(attributes: Any = None, excluded: Any = None) -> Selection:
                            "(RFC 7644 §3.4.2.5): send one of them.")
     return Selection(
         wanted, unwanted,
-        tuple(k for k in map(_key, wanted) if k is not None),
+        _picks(tuple(k for k in map(_key, wanted) if k is not None)),
         tuple(k for k in map(_key, unwanted) if k is not None),
     )
 
@@ -120,8 +127,11 @@ def _always(resource: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _include(resource: dict[str, Any], keys: tuple[_Key, ...]) -> dict[str, Any]:
-    # Group the wanted sub-attributes per attribute; a whole attribute wins over parts.
+def _picks(keys: tuple[_Key, ...]) -> tuple[_Pick, ...]:
+    """Group the wanted sub-attributes per attribute; a whole attribute wins over parts.
+
+    Done once per request, not once per resource of a list page.
+    """
     wanted: dict[tuple[str | None, str | None], set[str] | None] = {}
     for ext, attr, sub in keys:
         slot = (ext, attr)
@@ -131,17 +141,26 @@ def _include(resource: dict[str, Any], keys: tuple[_Key, ...]) -> dict[str, Any]
             wanted[slot] = {sub}
         elif wanted[slot] is not None:
             wanted[slot].add(sub)
-    out = _always(resource)
+    picks: list[_Pick] = []
     for (ext, attr), subs in wanted.items():
         if ext is not None and (ext, None) in wanted and attr is not None:
             continue  # the whole extension is already selected
+        if attr is not None and _never(ext, attr):
+            continue
+        picks.append((ext, attr, frozenset(subs) if subs is not None else None))
+    return tuple(picks)
+
+
+def _include(resource: dict[str, Any], picks: tuple[_Pick, ...]) -> dict[str, Any]:
+    out = _always(resource)
+    for ext, attr, subs in picks:
         source = resource if ext is None else resource.get(ext)
         if not isinstance(source, dict):
             continue
         if attr is None:
-            out[ext] = copy.deepcopy(source)
+            out[ext] = source
             continue
-        if attr not in source or _never(ext, attr):
+        if attr not in source:
             continue
         picked = _pick(source[attr], subs)
         if picked is None:
@@ -151,14 +170,14 @@ def _include(resource: dict[str, Any], keys: tuple[_Key, ...]) -> dict[str, Any]
     return out
 
 
-def _pick(value: Any, subs: set[str] | None) -> Any:
+def _pick(value: Any, subs: frozenset[str] | None) -> Any:
     if subs is None:
-        return copy.deepcopy(value)
+        return value
     if isinstance(value, dict):
-        part = {k: copy.deepcopy(v) for k, v in value.items() if k in subs}
+        part = {k: v for k, v in value.items() if k in subs}
         return part or None
     if isinstance(value, list):
-        items = [{k: copy.deepcopy(v) for k, v in item.items() if k in subs}
+        items = [{k: v for k, v in item.items() if k in subs}
                  for item in value if isinstance(item, dict)]
         items = [item for item in items if item]
         return items or None
@@ -166,7 +185,9 @@ def _pick(value: Any, subs: set[str] | None) -> Any:
 
 
 def _exclude(resource: dict[str, Any], keys: tuple[_Key, ...]) -> dict[str, Any]:
-    out = copy.deepcopy(resource)
+    # Copy only what is edited: the resource itself, an extension object, a value losing a sub-attribute.
+    out = dict(resource)
+    copied: set[str] = set()
     for ext, attr, sub in keys:
         if ext is None and attr in ("id",):
             continue  # returned: always (RFC 7643 §3.1)
@@ -176,19 +197,23 @@ def _exclude(resource: dict[str, Any], keys: tuple[_Key, ...]) -> dict[str, Any]
         if attr is None:
             out.pop(ext, None)
             continue
+        if ext is not None and ext not in copied:
+            container = out[ext] = dict(container)
+            copied.add(ext)
         if sub is None:
             container.pop(attr, None)
         else:
             value = container.get(attr)
             if isinstance(value, dict):
-                value.pop(sub, None)
-                if not value:
+                value = {k: v for k, v in value.items() if k != sub}
+                if value:
+                    container[attr] = value
+                else:
                     container.pop(attr)
             elif isinstance(value, list):
-                for item in value:
-                    if isinstance(item, dict):
-                        item.pop(sub, None)
-                kept = [item for item in value if item]
+                kept = [{k: v for k, v in item.items() if k != sub} if isinstance(item, dict) else item
+                        for item in value]
+                kept = [item for item in kept if item]
                 if kept:
                     container[attr] = kept
                 else:
