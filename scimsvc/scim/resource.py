@@ -115,25 +115,24 @@ class ScimComplex(ScimField):
     def __init__(self, declared: dict[str, ScimField], **kwargs):
         super().__init__(**kwargs)
         self.declared = declared
-        # lower-cased name or data_key -> (position, canonical name, field)
-        self.lookup = {(f.data_key or name).lower(): (position, f.data_key or name, f)
-                       for position, (name, f) in enumerate(declared.items())}
+        # lower-cased name -> (position in the schema, canonical name, field)
+        self.lookup = {name.lower(): (position, name, f) for position, (name, f) in enumerate(declared.items())}
 
     def read(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValidationError("must be a JSON object")
         lookup = self.lookup
-        found: dict[str, tuple[int, Any, ScimField]] = {}
+        found: dict[int, tuple[tuple[int, str, ScimField], Any]] = {}
         for key, item in value.items():
             if item is None or key.__class__ is not str and not isinstance(key, str):
                 continue
             entry = lookup.get(key.lower())
             if entry is not None:
-                found[entry[1]] = (entry[0], item, entry[2])
+                found[entry[0]] = (entry, item)  # a name sent twice in two cases: the last wins
         out: dict[str, Any] = {}
         errors: dict[str, Any] = {}
-        ordered = sorted(found.items(), key=_position) if len(found) > 1 else found.items()
-        for name, (_, item, field) in ordered:
+        for position in sorted(found):
+            (_, name, field), item = found[position]
             try:
                 item = field.read(item)
             except ValidationError as error:
@@ -145,10 +144,6 @@ class ScimComplex(ScimField):
         if errors:
             raise ValidationError(errors)
         return out
-
-
-def _position(entry: tuple[str, tuple[int, Any, Any]]) -> int:
-    return entry[1][0]
 
 
 def _field(attribute: Attribute) -> ScimField:

@@ -65,14 +65,16 @@ class Attribute:
         return out
 
 
-_INDEXES: dict[int, dict[str, Attribute]] = {}
+# Keyed by id() (hashing a tuple of dataclasses is deep); the entry keeps the tuple
+# alive, so its id cannot be reused by another tuple while the entry exists.
+_INDEXES: dict[int, tuple[tuple[Attribute, ...], dict[str, Attribute]]] = {}
 
 
 def _index(attributes: tuple[Attribute, ...]) -> dict[str, Attribute]:
-    key = id(attributes)
-    if key not in _INDEXES:
-        _INDEXES[key] = {a.name.lower(): a for a in attributes}
-    return _INDEXES[key]
+    entry = _INDEXES.get(id(attributes))
+    if entry is None:
+        entry = _INDEXES[id(attributes)] = (attributes, {a.name.lower(): a for a in attributes})
+    return entry[1]
 
 
 @dataclass(frozen=True)
