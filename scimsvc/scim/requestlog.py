@@ -74,6 +74,10 @@ def _finish(response: Response) -> Response:
         "user_agent": request.headers.get("User-Agent"),
         "remote_addr": request.remote_addr,
     }
-    log.info(json.dumps(line, ensure_ascii=False, separators=(",", ":")),
-             extra={"scimsvc_request": line})
+    if log.isEnabledFor(logging.INFO):
+        # The record is made here rather than by log.info, which first walks the stack to
+        # name the calling function (a sixth of this hook's CPU in the make bench profile).
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0,
+                                  json.dumps(line, ensure_ascii=False, separators=(",", ":")),
+                                  (), None, "_finish", {"scimsvc_request": line}))
     return response
