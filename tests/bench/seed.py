@@ -46,7 +46,9 @@ def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
         now = utcnow()
         for i in range(first, stop):
             document, password = load_user(create_body(i))
-            row = {"id": first_id + i - first, **users.new_user_row(tenant_id, document, password, now)}
+            password_hash = users.hash_password(password) if password is not None else None
+            row = {"id": first_id + i - first,
+                   **users.new_user_row(tenant_id, document, password_hash, now)}
             user_rows.append(row)
             value_rows.extend(users.value_rows(row["id"], document))
     value_rows.sort(key=lambda r: (r["user_id"], r["attr"], r["position"]))
