@@ -109,8 +109,9 @@ def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], st
                dialect: str = "sqlite") -> dict[str, Any]:
     """Run ``query`` over the tenant's users and return the ListResponse (RFC 7644 §3.4.2).
 
-    ``location(scim_id)`` gives a user's ``meta.location``. Raises InvalidFilter for a
-    bad filter and InvalidValue for a bad sortBy.
+    ``location(scim_id)`` gives a user's ``meta.location`` (asked once, for the prefix
+    every location shares). Raises InvalidFilter for a bad filter and InvalidValue for
+    a bad sortBy.
     """
     prefix = location("")
     tree = None
@@ -133,8 +134,7 @@ def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], st
         total, users = user_service.search_users(
             tenant_id, where, order_by, offset=query.start_index - 1, limit=query.count
         )
-    resources = [query.selection.apply(dump_user(user, location(user.scim_id)))
-                 for user in users]
+    resources = [query.selection.apply(dump_user(user, prefix + user.scim_id)) for user in users]
     return {
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total,
