@@ -8,11 +8,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from scimsvc.extensions import db
 from scimsvc.models import User, UserValue
 from tests.conftest import make_user
+from tests.sqltrace import is_select, query_plan, sqlite_statements
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 VALUE_COLUMNS = ("attr", "position", "type", "primary", "value", "value_norm", "display", "item")
@@ -123,29 +124,13 @@ def test_the_restore_check_probes_the_removed_users_indexes(app, scim):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
-        engine = db.engine
     for n in range(3):
         gone = make_user(scim, f"gone{n}@example.com", externalId=f"gone-{n}")
         scim.delete(f"Users/{gone['id']}")
-    seen: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "deleted_at IS NOT NULL" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sqlite_statements(app) as seen:
         make_user(scim, "new@example.com", externalId="00u9")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    [(statement, parameters)] = seen
-    with app.app_context():
-        raw = db.engine.raw_connection()
-        try:
-            plan = " | ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}",
-                                                             parameters).fetchall())
-        finally:
-            raw.close()
+    [statement] = [s for s in seen if is_select(s) and "deleted_at IS NOT NULL" in s]
+    plan = " | ".join(query_plan(app, statement))
     assert "ix_users_removed_name (tenant_id=? AND user_name_norm=?" in plan, plan
     assert "ix_users_removed_external_id (tenant_id=? AND external_id=?" in plan, plan
     assert "ix_users_tenant_live" not in plan and "SCAN users " not in plan + " ", plan

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import Role, Team, User
+from ..prepared import DriverConnection, PreparedQuery
 
 STATUSES = ("active", "disabled", "removed")
 
@@ -37,13 +38,13 @@ _by_external_id = _latest_removed(_users.external_id == bindparam("external_id")
 # first committed, which is no longer removed (hence _STILL_REMOVED outside the subquery;
 # without tenant_id, which would lead SQLite's planner to walk ix_users_tenant_live).
 _STILL_REMOVED = _users.deleted_at.is_not(None)
-_RETURNING_BY_NAME = (
+_RETURNING_BY_NAME = PreparedQuery(
     select(*_users).where(_STILL_REMOVED, _users.id.in_(_by_name.scalar_subquery()))
     .with_for_update(of=User.__table__))
 # The latest match of each kind, then the later of the two: with one OR the planner
 # walked every removed user of the tenant in deleted_at order (EXPLAIN QUERY PLAN);
 # this way each side is one probe of its partial index (migration 0003).
-_RETURNING_BY_NAME_OR_EXTERNAL_ID = (
+_RETURNING_BY_NAME_OR_EXTERNAL_ID = PreparedQuery(
     select(*_users)
     .where(_STILL_REMOVED, _users.id.in_(union_all(select(_by_name.subquery().c.id),
                                               select(_by_external_id.subquery().c.id))))
@@ -57,16 +58,16 @@ def returning_account(connection: Connection, tenant_id: int, user_name_norm: st
     ``user_name_norm`` is the folded userName. When several removed accounts
     match (by userName, by externalId, or one each), the most recently removed
     wins; ties go to the newest account. Returns its ``users`` row (every
-    column, in table order), read with a prebuilt Core statement on
-    ``connection`` (the session's, in the request's transaction): building the
-    ORM query was a tenth of a POST's CPU (in-process profile). On PostgreSQL
-    the row is locked, so two concurrent creates cannot both restore it.
+    column, in table order), read with a prepared query on ``connection`` (the
+    session's, in the request's transaction): building the ORM query was a
+    tenth of a POST's CPU (in-process profile). On PostgreSQL the row is
+    locked, so two concurrent creates cannot both restore it.
     """
     params = {"tenant_id": tenant_id, "user_name_norm": user_name_norm}
     statement = _RETURNING_BY_NAME
     if external_id:
         statement, params["external_id"] = _RETURNING_BY_NAME_OR_EXTERNAL_ID, external_id
-    return connection.execute(statement, params).first()
+    return statement.first(DriverConnection(connection.dialect, connection.connection), params)
 
 
 def roles_of(user: User) -> list[Role]:

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 from ..errors import Invalid
 from ..extensions import db
 from ..models import ProvisioningSettings
+from ..prepared import DriverConnection, PreparedQuery
 from .teams import get_team
 
 ON_RECREATE = ("restore", "new")
@@ -27,19 +28,20 @@ def get_settings(tenant_id: int) -> ProvisioningSettings:
 
 
 _settings = ProvisioningSettings.__table__.c
-_POLICY = select(_settings.on_recreate, _settings.assign_team_id).where(
-    _settings.tenant_id == bindparam("tenant_id"))
+_POLICY = PreparedQuery(select(_settings.on_recreate, _settings.assign_team_id).where(
+    _settings.tenant_id == bindparam("tenant_id")))
 
 
 def recreate_policy(connection: Connection, tenant_id: int) -> tuple[str, int | None]:
     """What a SCIM create does: (on_recreate, the id of the team it assigns or None).
 
-    One Core select on ``connection`` (the session's, in the request's
+    One prepared query on ``connection`` (the session's, in the request's
     transaction), creating nothing: loading the settings entity and its team was
     a sixth of a POST's CPU (in-process profile). An organization without
     settings has the defaults ``get_settings`` would create.
     """
-    row = connection.execute(_POLICY, {"tenant_id": tenant_id}).first()
+    row = _POLICY.first(DriverConnection(connection.dialect, connection.connection),
+                        {"tenant_id": tenant_id})
     if row is None:
         return DEFAULT_ON_RECREATE, None
     return row.on_recreate, row.assign_team_id
