@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 
 class DriverConnection(NamedTuple):
@@ -45,12 +46,7 @@ class PreparedQuery:
     def first(self, connection: DriverConnection, params: Mapping[str, Any]) -> Any | None:
         """The first row for ``params`` (a named tuple of the selected columns), or None."""
         plan = self._plans.get(connection.dialect.name) or self._plan(connection.dialect)
-        cursor = connection.dbapi.cursor()
-        try:
-            cursor.execute(plan.sql, plan.parameters(params))
-            values = cursor.fetchone()
-        finally:
-            cursor.close()
+        values = self._run(connection, plan, params, all_rows=False)
         if values is None:
             return None
         return plan.row._make(self._processed(plan, values))
@@ -58,13 +54,24 @@ class PreparedQuery:
     def all(self, connection: DriverConnection, params: Mapping[str, Any]) -> list[Any]:
         """Every row for ``params``, as named tuples."""
         plan = self._plans.get(connection.dialect.name) or self._plan(connection.dialect)
-        cursor = connection.dbapi.cursor()
-        try:
-            cursor.execute(plan.sql, plan.parameters(params))
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+        rows = self._run(connection, plan, params, all_rows=True)
         return [plan.row._make(self._processed(plan, values)) for values in rows]
+
+    @staticmethod
+    def _run(connection: DriverConnection, plan: _Plan, params: Mapping[str, Any], *,
+             all_rows: bool) -> Any:
+        parameters = plan.parameters(params)
+        try:
+            cursor = connection.dbapi.cursor()
+            try:
+                cursor.execute(plan.sql, parameters)
+                return cursor.fetchall() if all_rows else cursor.fetchone()
+            finally:
+                cursor.close()
+        except connection.dialect.loaded_dbapi.Error as error:
+            # Raised as SQLAlchemy raises driver errors, so callers catch one family.
+            raise DBAPIError.instance(plan.sql, parameters, error,
+                                      connection.dialect.loaded_dbapi.Error) from error
 
     @staticmethod
     def _processed(plan: _Plan, values: Any) -> Any:
