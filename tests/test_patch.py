@@ -307,6 +307,24 @@ def test_body_that_is_not_a_patchop_is_invalid_syntax(scim, body):
     assert response.get_json()["scimType"] == "invalidSyntax"
 
 
+def test_a_path_sent_again_resolves_and_fails_the_same_way(scim):
+    # Resolved paths are cached: a good path must keep its filter, a bad one must keep failing
+    # with the same detail (not one prefixed once per earlier request).
+    user = babs(scim)
+    for _ in range(2):
+        response = patch(scim, user["id"], {"op": "remove", "path": 'emails[type eq "nope"]'})
+        assert response.status_code == 400
+        assert response.get_json()["detail"] == \
+            "Operations[0] (remove emails[type eq \"nope\"]): No value matches 'emails[type eq \"nope\"]'."
+        response = patch(scim, user["id"], {"op": "replace", "path": "emails[type eq ]", "value": "x"})
+        assert response.get_json()["scimType"] == "invalidFilter"
+        assert response.get_json()["detail"].count("Operations[0]") == 1
+    body = ok(scim, user["id"], {"op": "replace", "path": 'emails[type eq "home"].value', "value": "h@x"})
+    assert body["emails"][1] == {"value": "h@x", "type": "home"}
+    body = ok(scim, user["id"], {"op": "replace", "path": 'emails[type eq "home"].value', "value": "i@x"})
+    assert body["emails"][1] == {"value": "i@x", "type": "home"}
+
+
 def test_operations_are_atomic_a_late_failure_undoes_the_earlier_ones(scim):
     user = babs(scim)
     response = patch(scim, user["id"],
