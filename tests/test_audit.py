@@ -450,15 +450,31 @@ def test_prune_never_touches_another_organizations_events(admin, app):
 # --- cost ------------------------------------------------------------------------------------
 
 class Statements:
-    """Collects the SQL statements the app's engine runs."""
+    """Collects the SQL statements the app sends, whichever way: the engine's executes,
+    and the prepared reads and writes that go straight to the DBAPI cursor."""
 
-    def __init__(self, app):
+    def __init__(self, app, monkeypatch):
         from sqlalchemy import event
+
+        from scimsvc.prepared import PreparedQuery
+        from scimsvc.prepared_writes import PreparedWrite
 
         self.seen: list[str] = []
         with app.app_context():
             self.engine = db.engine
         event.listen(self.engine, "before_cursor_execute", self._record)
+        query_run, write_run = PreparedQuery._run, PreparedWrite._run
+
+        def prepared_query(connection, plan, *args, **kwargs):
+            self.seen.append(" ".join(plan.sql.split()))
+            return query_run(connection, plan, *args, **kwargs)
+
+        def prepared_write(connection, sql, *args, **kwargs):
+            self.seen.append(" ".join(sql.split()))
+            return write_run(connection, sql, *args, **kwargs)
+
+        monkeypatch.setattr(PreparedQuery, "_run", staticmethod(prepared_query))
+        monkeypatch.setattr(PreparedWrite, "_run", staticmethod(prepared_write))
 
     def _record(self, _conn, _cursor, statement, *_args):
         self.seen.append(" ".join(statement.split()))
@@ -473,7 +489,7 @@ def test_a_write_costs_one_insert_and_a_read_no_query_for_the_journal(app, scim,
     monkeypatch.setattr(audit, "READS_SETTING_TTL", 3600.0)  # no dependence on the clock
     user = make_user(scim)
     scim.get(f"Users/{user['id']}")  # the journal_reads setting is now cached
-    statements = Statements(app)
+    statements = Statements(app, monkeypatch)
     try:
         scim.get(f"Users/{user['id']}")
         reads = list(statements.seen)

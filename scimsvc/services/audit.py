@@ -41,6 +41,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import dialect
 from ..extensions import db
 from ..models import ApiKey, AuditEvent, ProvisioningSettings, utcnow
+from ..prepared import DriverConnection
+from ..prepared_writes import PreparedWrite
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,7 @@ def update_operation(default: str, before: dict[str, Any], after: dict[str, Any]
 
 # --- writing events ----------------------------------------------------------------
 
-_INSERT_EVENT = insert(AuditEvent.__table__)
+_INSERT_EVENT = PreparedWrite(insert(AuditEvent.__table__))
 
 
 def _event(context: RequestContext, operation: str, status: int, *,
@@ -215,8 +217,8 @@ def record(user: Any, operation: str, status: int, changes: dict[str, Any], *,
            connection: Connection | None = None) -> dict[str, Any] | None:
     """Write the event for a change to ``user`` in the current transaction (the caller commits).
 
-    ``user`` is anything with tenant_id, scim_id and user_name. One Core INSERT on
-    ``connection`` (the session's, where the change was written): an AuditEvent
+    ``user`` is anything with tenant_id, scim_id and user_name. One prepared INSERT
+    on ``connection`` (the session's, where the change was written): an AuditEvent
     entity cost more to build and flush than the statement (in-process profile of
     POST /Users). Does nothing outside a SCIM request (no context bound).
     """
@@ -225,7 +227,8 @@ def record(user: Any, operation: str, status: int, changes: dict[str, Any], *,
         return None
     entry = _event(context, operation, status, changes=changes, tenant_id=user.tenant_id)
     entry["target_user_id"], entry["target_user_name"] = user.scim_id, user.user_name
-    (connection if connection is not None else db.session.connection()).execute(_INSERT_EVENT, entry)
+    connection = connection if connection is not None else db.session.connection()
+    _INSERT_EVENT.execute(DriverConnection(connection.dialect, connection.connection), entry)
     context.event, context.event_state = entry, "pending"
     return entry
 
@@ -285,7 +288,8 @@ def record_read(status: int) -> None:
 def _write_alone(entry: dict[str, Any]) -> None:
     try:
         with dialect.writing():
-            db.session.connection().execute(_INSERT_EVENT, entry)
+            connection = db.session.connection()
+            _INSERT_EVENT.execute(DriverConnection(connection.dialect, connection.connection), entry)
             db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()

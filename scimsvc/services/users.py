@@ -23,6 +23,7 @@ from ..errors import InvalidValue, PreconditionFailed, ResourceNotFound, Uniquen
 from ..extensions import db, driver_connection, read_connection
 from ..models import User, UserBucket, UserValue, team_members, utcnow
 from ..prepared import DriverConnection, PreparedQuery
+from ..prepared_writes import PreparedWrite
 from ..scim.patch import apply_patch, check_immutable
 from ..scim.resource import load_document
 from . import audit, lifecycle
@@ -110,10 +111,11 @@ _USER_FOR_WRITE = PreparedQuery(select(*_users).where(
     _users.scim_id == bindparam("scim_id"), _users.tenant_id == bindparam("tenant_id"),
     _users.deleted_at.is_(None),
 ).with_for_update(of=_user_table))
-_INSERT_USER = insert(_user_table)
+# The writes run as PreparedWrite on the session's connection (scimsvc.prepared_writes).
+_INSERT_USER = PreparedWrite(insert(_user_table).returning(_users.id))
 # SET holds the columns of the parameters given besides row_id: only what changed.
-_UPDATE_USER = update(_user_table).where(_users.id == bindparam("row_id"))
-_INSERT_VALUES = insert(_value_table)
+_UPDATE_USER = PreparedWrite(update(_user_table).where(_users.id == bindparam("row_id")))
+_INSERT_VALUES = PreparedWrite(insert(_value_table))
 _DELETE_VALUES = delete(_value_table).where(
     _value_table.c.user_id == bindparam("user_id"),
     _value_table.c.attr.in_(bindparam("attrs", expanding=True)),
@@ -122,13 +124,13 @@ _VALUE_AT = (_value_table.c.user_id == bindparam("row_user_id"),
              _value_table.c.attr == bindparam("row_attr"),
              _value_table.c.position == bindparam("row_position"))
 _VALUE_FIELDS = ("type", "primary", "value", "value_norm", "display", "item")
-_UPDATE_VALUE = update(_value_table).where(*_VALUE_AT)
-_DELETE_VALUE = delete(_value_table).where(
+_UPDATE_VALUE = PreparedWrite(update(_value_table).where(*_VALUE_AT))
+_DELETE_VALUE = PreparedWrite(delete(_value_table).where(
     _value_table.c.user_id == bindparam("user_id"), _value_table.c.attr == bindparam("attr"),
-    _value_table.c.position == bindparam("position"))
+    _value_table.c.position == bindparam("position")))
 _IS_MEMBER = PreparedQuery(select(team_members.c.team_id).where(
     team_members.c.team_id == bindparam("team_id"), team_members.c.user_id == bindparam("user_id")))
-_JOIN_TEAM = insert(team_members)
+_JOIN_TEAM = PreparedWrite(insert(team_members))
 
 
 def get_user(tenant_id: int, scim_id: str, connection: Connection | None = None) -> UserRecord:
@@ -445,18 +447,23 @@ def _insert(connection: Connection, user: UserRecord) -> UserRecord:
     """Write a new user (``id`` None) and its values; ``user`` gets its id and write time."""
     user.created_at = user.updated_at = utcnow()
     row = {key: getattr(user, key) for key in _COLUMN_KEYS if key != "id"}
-    user.id = connection.execute(_INSERT_USER, row).inserted_primary_key[0]
+    driver = _driver(connection)
+    user.id = _INSERT_USER.execute(driver, row)
     values = value_rows(user.id, user.data)
     if values:
-        connection.execute(_INSERT_VALUES, values)
+        _INSERT_VALUES.executemany(driver, values)
     return user
 
 
 def _update(connection: Connection, user: UserRecord, changes: dict[str, Any]) -> None:
     """Write ``changes`` (column: new value) to the user's row and to ``user``."""
-    connection.execute(_UPDATE_USER, {**changes, "row_id": user.id})
+    _UPDATE_USER.execute(_driver(connection), {**changes, "row_id": user.id})
     for key, value in changes.items():
         setattr(user, key, value)
+
+
+def _driver(connection: Connection) -> DriverConnection:
+    return DriverConnection(connection.dialect, connection.connection)
 
 
 def _join_team(connection: Connection, team_id: int, user_id: int, *, may_be_member: bool) -> None:
@@ -464,7 +471,7 @@ def _join_team(connection: Connection, team_id: int, user_id: int, *, may_be_mem
     if may_be_member and _IS_MEMBER.first(
             DriverConnection(connection.dialect, connection.connection), params) is not None:
         return
-    connection.execute(_JOIN_TEAM, params)
+    _JOIN_TEAM.execute(_driver(connection), params)
 
 
 def new_user_row(tenant_id: int, document: dict[str, Any], password_hash: str | None,
@@ -524,14 +531,15 @@ def _sync_values(connection: Connection, user_id: int, before: dict[str, Any],
     updates = [{**{name: row[name] for name in _VALUE_FIELDS},
                 "row_user_id": user_id, "row_attr": key[0], "row_position": key[1]}
                for key, row in new.items() if key in old and old[key] != row]
-    if updates and connection.execute(_UPDATE_VALUE, updates).rowcount != len(updates):
+    driver = _driver(connection)
+    if updates and _UPDATE_VALUE.executemany(driver, updates) != len(updates):
         # Rows not where ``before`` says (written by an older scimsvc?): rewrite the lists.
         connection.execute(_DELETE_VALUES, {"user_id": user_id, "attrs": attrs})
-        connection.execute(_INSERT_VALUES, list(new.values()))
+        _INSERT_VALUES.executemany(driver, list(new.values()))
         return
     gone = [{"user_id": user_id, "attr": key[0], "position": key[1]} for key in old if key not in new]
     if gone:
-        connection.execute(_DELETE_VALUE, gone)
+        _DELETE_VALUE.executemany(driver, gone)
     added = [row for key, row in new.items() if key not in old]
     if added:
-        connection.execute(_INSERT_VALUES, added)
+        _INSERT_VALUES.executemany(driver, added)
