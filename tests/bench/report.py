@@ -153,8 +153,11 @@ def main(paths: list[str]) -> None:
     runs = {}
     for path in paths:
         summary = json.loads(Path(path).read_text())
-        runs[summary["users"]] = summary
         print(render(summary))
+        # The targets are set on the default database (SQLite); a PostgreSQL run of the same
+        # size is shown above but must not replace it.
+        if not summary["args"].get("db"):
+            runs[summary["users"]] = summary
     print(targets(runs))
 
 
