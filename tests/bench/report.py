@@ -23,7 +23,7 @@ def render(summary: dict[str, Any]) -> str:
     ours, ceiling, peer = summary["scimsvc"], summary["ceiling"]["get"], summary.get("peer") or {}
     env = summary["environment_before"]
     lines = [
-        f"### {summary['users']:,} users",
+        f"### {'PostgreSQL, ' if summary['args'].get('db') else ''}{summary['users']:,} users",
         "",
         f"Run at {env['utc']} (git {env['git_head']}), load average before "
         f"{', '.join(f'{x:.2f}' for x in env['loadavg'])}, after "
