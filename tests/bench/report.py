@@ -89,8 +89,10 @@ def targets(runs: dict[int, dict[str, Any]]) -> str:
             f = ours[phase]
             rate = f["rps"] / ceiling["rps"]
             cpu = f["server_cpu_ms_per_req"] / ceiling["server_cpu_ms_per_req"]
+            # Two halves: the rate (what the issue states first) and the CPU per request.
+            verdict = f"req/s {_yes(rate >= 0.5)}, CPU {_yes(cpu <= 2.0)}"
             rows.append((f"{phase} ≥ 0.5× ceiling req/s (≤ ~2× its CPU), {n:,} users",
-                         f"{rate:.2f}× req/s, {cpu:.2f}× CPU", _yes(rate >= 0.5)))
+                         f"{rate:.2f}× req/s, {cpu:.2f}× CPU", verdict))
     if 10_000 in runs and 1_000_000 in runs:
         small, large = runs[10_000]["scimsvc"]["lookup"], runs[1_000_000]["scimsvc"]["lookup"]
         ratio = large["p50_ms"] / small["p50_ms"]
