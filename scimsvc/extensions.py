@@ -38,7 +38,8 @@ def read_connection() -> Connection:
     Core statements on it instead of going through the ORM session: a session's
     begin, execute and close cost ~0.35 ms per query against ~0.03 ms for a Core
     execute on an open connection (make bench profile of GET /Users/{id}). The
-    reads of one request share one transaction, so a page and its count agree.
+    reads of one request on it share one transaction, so a filtered page and its
+    COUNT agree.
     Writes go through ``db.session``; call ``release_read_connection`` before
     them, so that no read transaction stays open while the request writes.
     """
@@ -54,6 +55,10 @@ def driver_connection() -> DriverConnection:
     Opened on first use, given back to the pool (which rolls it back) at teardown
     or by ``release_read_connection``. A bare pool checkout costs a third of an
     ``engine.connect()`` and its close (make bench profile of GET /Users/{id}).
+    On SQLite the driver connection is in autocommit: each prepared query reads its
+    own snapshot, so an unfiltered page's total and rows may straddle a concurrent
+    write (the paging code answers an empty page rather than fail, see
+    ``users._page_in_id_order``); on PostgreSQL they share one transaction.
     """
     connection = g.get("_driver_connection")
     if connection is None:
