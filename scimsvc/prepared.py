@@ -28,6 +28,11 @@ class DriverConnection(NamedTuple):
     dialect: Dialect
     dbapi: Any  # sqlalchemy.pool.PoolProxiedConnection
 
+    @classmethod
+    def of(cls, connection: Any) -> "DriverConnection":
+        """The DBAPI connection under a SQLAlchemy ``Connection`` (inside its transaction)."""
+        return cls(connection.dialect, connection.connection)
+
 
 class _Plan(NamedTuple):
     sql: str

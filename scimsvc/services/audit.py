@@ -228,7 +228,7 @@ def record(user: Any, operation: str, status: int, changes: dict[str, Any], *,
     entry = _event(context, operation, status, changes=changes, tenant_id=user.tenant_id)
     entry["target_user_id"], entry["target_user_name"] = user.scim_id, user.user_name
     connection = connection if connection is not None else db.session.connection()
-    _INSERT_EVENT.execute(DriverConnection(connection.dialect, connection.connection), entry)
+    _INSERT_EVENT.execute(DriverConnection.of(connection), entry)
     context.event, context.event_state = entry, "pending"
     return entry
 
@@ -289,7 +289,7 @@ def _write_alone(entry: dict[str, Any]) -> None:
     try:
         with dialect.writing():
             connection = db.session.connection()
-            _INSERT_EVENT.execute(DriverConnection(connection.dialect, connection.connection), entry)
+            _INSERT_EVENT.execute(DriverConnection.of(connection), entry)
             db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()

@@ -67,7 +67,7 @@ def returning_account(connection: Connection, tenant_id: int, user_name_norm: st
     statement = _RETURNING_BY_NAME
     if external_id:
         statement, params["external_id"] = _RETURNING_BY_NAME_OR_EXTERNAL_ID, external_id
-    return statement.first(DriverConnection(connection.dialect, connection.connection), params)
+    return statement.first(DriverConnection.of(connection), params)
 
 
 def roles_of(user: User) -> list[Role]:

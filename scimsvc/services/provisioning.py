@@ -40,7 +40,7 @@ def recreate_policy(connection: Connection, tenant_id: int) -> tuple[str, int | 
     a sixth of a POST's CPU (in-process profile). An organization without
     settings has the defaults ``get_settings`` would create.
     """
-    row = _POLICY.first(DriverConnection(connection.dialect, connection.connection),
+    row = _POLICY.first(DriverConnection.of(connection),
                         {"tenant_id": tenant_id})
     if row is None:
         return DEFAULT_ON_RECREATE, None

@@ -140,7 +140,7 @@ def get_user(tenant_id: int, scim_id: str, connection: Connection | None = None)
     session's), and locks the row on PostgreSQL.
     """
     connection = connection if connection is not None else db.session.connection()
-    row = _USER_FOR_WRITE.first(DriverConnection(connection.dialect, connection.connection),
+    row = _USER_FOR_WRITE.first(DriverConnection.of(connection),
                                 {"scim_id": scim_id, "tenant_id": tenant_id})
     if row is None:
         raise ResourceNotFound(f"User {scim_id} not found.")
@@ -442,7 +442,7 @@ def _insert(connection: Connection, user: UserRecord) -> UserRecord:
     """Write a new user (``id`` None) and its values; ``user`` gets its id and write time."""
     user.created_at = user.updated_at = utcnow()
     row = {key: getattr(user, key) for key in _COLUMN_KEYS if key != "id"}
-    driver = _driver(connection)
+    driver = DriverConnection.of(connection)
     user.id = _INSERT_USER.execute(driver, row)
     values = value_rows(user.id, user.data)
     if values:
@@ -452,21 +452,17 @@ def _insert(connection: Connection, user: UserRecord) -> UserRecord:
 
 def _update(connection: Connection, user: UserRecord, changes: dict[str, Any]) -> None:
     """Write ``changes`` (column: new value) to the user's row and to ``user``."""
-    _UPDATE_USER.execute(_driver(connection), {**changes, "row_id": user.id})
+    _UPDATE_USER.execute(DriverConnection.of(connection), {**changes, "row_id": user.id})
     for key, value in changes.items():
         setattr(user, key, value)
-
-
-def _driver(connection: Connection) -> DriverConnection:
-    return DriverConnection(connection.dialect, connection.connection)
 
 
 def _join_team(connection: Connection, team_id: int, user_id: int, *, may_be_member: bool) -> None:
     params = {"team_id": team_id, "user_id": user_id}
     if may_be_member and _IS_MEMBER.first(
-            DriverConnection(connection.dialect, connection.connection), params) is not None:
+            DriverConnection.of(connection), params) is not None:
         return
-    _JOIN_TEAM.execute(_driver(connection), params)
+    _JOIN_TEAM.execute(DriverConnection.of(connection), params)
 
 
 def new_user_row(tenant_id: int, document: dict[str, Any], password_hash: str | None,
@@ -526,7 +522,7 @@ def _sync_values(connection: Connection, user_id: int, before: dict[str, Any],
     updates = [{**{name: row[name] for name in _VALUE_FIELDS},
                 "row_user_id": user_id, "row_attr": key[0], "row_position": key[1]}
                for key, row in new.items() if key in old and old[key] != row]
-    driver = _driver(connection)
+    driver = DriverConnection.of(connection)
     if updates and _UPDATE_VALUE.executemany(driver, updates) != len(updates):
         # Rows not where ``before`` says (written by an older scimsvc?): rewrite the lists.
         connection.execute(_DELETE_VALUES, {"user_id": user_id, "attrs": attrs})
