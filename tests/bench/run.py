@@ -580,13 +580,14 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         summary["scimsvc"] = report
 
-        if not ceiling_repeats:  # --phases without lookup and get: measure it on its own
+        interleaved = bool(ceiling_repeats)
+        if not interleaved:  # --phases without lookup and get: measure it on its own
             for r in range(args.repeat):
                 ceiling_repeat(r)
         ceiling: dict[str, Any] = {"get": median_of(ceiling_repeats), "body_bytes": size,
-                                   "interleaved": True}
-        print_line("ceiling", "get", ceiling["get"], f"body={size}B, {len(ceiling_repeats)} repeats "
-                   "alternating with scimsvc's lookup and get")
+                                   "interleaved": interleaved}
+        print_line("ceiling", "get", ceiling["get"], f"body={size}B, {len(ceiling_repeats)} repeats"
+                   + (" alternating with scimsvc's lookup and get" if interleaved else ""))
         ceiling_server.stop()
         summary["ceiling"] = ceiling
 
