@@ -545,3 +545,62 @@ def test_concurrent_patches_to_one_user_lose_no_update(app, scim):
     body = scim.get(f"Users/{user['id']}").get_json()
     assert sorted(r["value"] for r in body["roles"]) == sorted(f"{n}-{i}" for n in "abc" for i in range(8))
     assert body["meta"]["version"] == 'W/"25"'
+
+
+# --- A password is hashed before the write lock (scrypt is ~65 ms of CPU) -------------------
+
+def _verifies(stored: str, password: str) -> bool:
+    import hashlib
+
+    _, n, r, p, salt, digest = stored.split("$")
+    return hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                          p=int(p), dklen=32).hex() == digest
+
+
+@pytest.mark.parametrize("operations, ahead", [
+    ([{"op": "replace", "path": "password", "value": "N3w-Secret"}], True),
+    ([{"op": "Replace", "value": {"password": "N3w-Secret", "active": False}}], True),
+    ([{"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password",
+       "value": "N3w-Secret"}], True),
+    # Only applies to the stored user (an empty one has no work email to remove): hashed under
+    # the lock, still correctly.
+    ([{"op": "remove", "path": 'emails[type eq "work"]'},
+      {"op": "replace", "path": "password", "value": "N3w-Secret"}], False),
+], ids=["path", "pathless", "urn", "needs_stored_user"])
+def test_a_patched_password_is_hashed_outside_the_write_transaction(app, scim, monkeypatch,
+                                                                     operations, ahead):
+    from scimsvc.extensions import db
+    from scimsvc.models import User
+    from scimsvc.services import users
+
+    user = make_user(scim, emails=[{"value": "w0@example.com", "type": "work"}])
+    in_transaction = []
+    real = users.hash_password
+
+    def watched(password):
+        in_transaction.append(db.session().in_transaction())
+        return real(password)
+
+    monkeypatch.setattr(users, "hash_password", watched)
+    response = patch(scim, user["id"], *operations)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.scalar(db.select(User.password_hash).where(User.scim_id == user["id"]))
+    assert _verifies(stored, "N3w-Secret")
+    assert in_transaction == ([False] if ahead else [True])
+
+
+def test_post_and_put_hash_outside_the_write_transaction(app, scim, monkeypatch):
+    from scimsvc.extensions import db
+    from scimsvc.services import users
+
+    in_transaction = []
+    real = users.hash_password
+    monkeypatch.setattr(users, "hash_password",
+                        lambda password: in_transaction.append(db.session().in_transaction())
+                        or real(password))
+    user = make_user(scim, password="First-Secret1")
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user["userName"],
+            "password": "Second-Secret2"}
+    assert scim.put(f"Users/{user['id']}", json=body).status_code == 200
+    assert in_transaction == [False, False]

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .. import dialect
-from ..errors import InvalidValue, PreconditionFailed, ResourceNotFound, Uniqueness
+from ..errors import InvalidValue, PreconditionFailed, ResourceNotFound, ScimError, Uniqueness
 from ..extensions import db, driver_connection, read_connection
 from ..models import User, UserBucket, UserValue, team_members, utcnow
 from ..prepared import DriverConnection, PreparedQuery
@@ -361,6 +361,7 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any,
     (invalidSyntax, invalidPath, invalidFilter, noTarget, mutability,
     invalidValue), PreconditionFailed (412) and Uniqueness (409).
     """
+    hashed_ahead = _hash_patched_password(operations)  # before the write lock
     connection = db.session.connection()
     user = get_user(tenant_id, scim_id, connection)
     check_version(user, if_match)
@@ -371,11 +372,49 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any,
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required and must be a non-empty string.")
     check_immutable(user.data, document)
-    # Only known once the operations ran on the stored document, so hashed under the lock.
-    save_document(user, document, hash_password(password) if password is not None else None,
-                  operation="patch", connection=connection,
+    password_hash = None
+    if password is not None:
+        password_hash = hashed_ahead[1] if hashed_ahead and hashed_ahead[0] == password \
+            else hash_password(password)
+    save_document(user, document, password_hash, operation="patch", connection=connection,
                   clear_password=result.password_removed and user.password_hash is not None)
     return user
+
+
+def _hash_patched_password(operations: Any) -> tuple[str, str] | None:
+    """(password, its hash) for a PATCH that sets a password, worked out before the write lock.
+
+    scrypt is ~65 ms of CPU; hashed inside the transaction it held SQLite's one write
+    lock that long, stalling every other writer (an IdP rotating passwords in bulk).
+    A password never comes from the stored document (it is not stored), so the
+    operations applied to an empty one yield it; ``patch_user`` uses the hash only if
+    the real application produced the same password, and hashes under the lock
+    otherwise (or if the operations only apply to the stored user).
+    """
+    if not _mentions_password(operations):
+        return None
+    try:
+        password = apply_patch({}, operations).password
+    except ScimError:
+        return None
+    return (password, hash_password(password)) if isinstance(password, str) else None
+
+
+def _mentions_password(node: Any) -> bool:
+    if isinstance(node, list):
+        return any(_mentions_password(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    for key, value in node.items():
+        if not isinstance(key, str):
+            continue
+        name = key.lower()
+        if name.endswith("password") or (name == "path" and isinstance(value, str)
+                                          and "password" in value.lower()):
+            return True
+        if isinstance(value, (dict, list)) and _mentions_password(value):
+            return True
+    return False
 
 
 def save_document(user: UserRecord, document: dict[str, Any], password_hash: str | None, *,
