@@ -122,17 +122,16 @@ def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], st
         equality = filters.indexed_equality(tree)
         if equality is not None:
             users = user_service.find_users(tenant_id, *equality, limit=query.count)
-            if len(users) == query.count:
-                users = None  # a full page: the total needs the general path's COUNT
-            else:
-                total = len(users)
+            total = len(users)
+            if total == query.count:  # a full page: only a COUNT can tell the total
+                total, _ = user_service.search_users(tenant_id, _where(tree, prefix, dialect),
+                                                     limit=0)
     if users is None:
-        where = None if tree is None else \
-            filters.compile_filter(tree, location_prefix=prefix, dialect=dialect)
         order_by = filters.sort_terms(query.sort_by, query.descending, location_prefix=prefix) \
             if query.sort_by else []
         total, users = user_service.search_users(
-            tenant_id, where, order_by, offset=query.start_index - 1, limit=query.count
+            tenant_id, _where(tree, prefix, dialect), order_by, offset=query.start_index - 1,
+            limit=query.count
         )
     resources = [query.selection.apply(dump_user(user, prefix + user.scim_id)) for user in users]
     return {
@@ -142,6 +141,11 @@ def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], st
         "startIndex": query.start_index,
         "Resources": resources,
     }
+
+
+def _where(tree: Any, prefix: str, dialect: str) -> Any:
+    return None if tree is None else filters.compile_filter(tree, location_prefix=prefix,
+                                                            dialect=dialect)
 
 
 __all__ = ["ListQuery", "from_args", "from_search_request", "list_users"]
