@@ -375,7 +375,6 @@ def test_a_first_page_with_room_left_needs_no_count(app, scim, seven):
     assert body["totalResults"] == body["itemsPerPage"] == len(body["Resources"])
 
 
-
 def _checkouts(app, scim, path) -> int:
     with app.app_context():
         pool = db.engine.pool
@@ -396,6 +395,7 @@ def test_an_unfiltered_page_holds_one_pooled_connection(app, scim, seven):
     assert _checkouts(app, scim, "Users?startIndex=3&count=2") == 1
     # A filter the lookup fast path does not serve is compiled and run on the read connection.
     assert _checkouts(app, scim, "Users?filter=userName%20sw%20%22user%22&count=2") == 2
+
 
 def test_search_request_numbers_may_be_integral_json_numbers(scim, seven):
     body = scim.post("Users/.search", json={"count": 2.0, "startIndex": "3"}).get_json()

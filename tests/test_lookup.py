@@ -78,7 +78,6 @@ def test_shared_external_id_pages_and_counts_like_any_filter(scim):
     assert lookup(scim, 'externalId eq "shared"', startIndex=3)["Resources"][0]["id"] == created[2]["id"]
 
 
-
 def test_a_full_first_page_of_a_lookup_adds_only_a_count(app, scim, database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("reads SQLite's own trace")
@@ -93,6 +92,7 @@ def test_a_full_first_page_of_a_lookup_adds_only_a_count(app, scim, database_url
     # The page (the prepared lookup) and one COUNT: the page is not read a second time.
     assert len(on_users) == 2, on_users
     assert sum("count(*)" in s.lower() for s in on_users) == 1
+
 
 def test_lookup_applies_attribute_selection(scim, people):
     body = lookup(scim, 'userName eq "bjensen@example.com"', attributes="userName")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, fields
@@ -391,30 +392,13 @@ def _hash_patched_password(operations: Any) -> tuple[str, str] | None:
     the real application produced the same password, and hashes under the lock
     otherwise (or if the operations only apply to the stored user).
     """
-    if not _mentions_password(operations):
+    if "password" not in json.dumps(operations, default=str).lower():  # most PATCHes: no dry run
         return None
     try:
         password = apply_patch({}, operations).password
     except Exception:  # noqa: BLE001 - only a head start: the real application reports errors
         return None
     return (password, hash_password(password)) if isinstance(password, str) else None
-
-
-def _mentions_password(node: Any) -> bool:
-    if isinstance(node, list):
-        return any(_mentions_password(item) for item in node)
-    if not isinstance(node, dict):
-        return False
-    for key, value in node.items():
-        if not isinstance(key, str):
-            continue
-        name = key.lower()
-        if name.endswith("password") or (name == "path" and isinstance(value, str)
-                                          and "password" in value.lower()):
-            return True
-        if isinstance(value, (dict, list)) and _mentions_password(value):
-            return True
-    return False
 
 
 def save_document(user: UserRecord, document: dict[str, Any], password_hash: str | None, *,

@@ -27,10 +27,12 @@ def paired_ratios(summary: dict[str, Any], phase: str) -> tuple[float, float] | 
     (``run.py``); each of those repeats is divided by the ceiling's repeat beside it,
     and the median of the quotients returned. None when the run did not interleave.
     """
+    from tests.bench.run import CEILING_BESIDE
+
     ceiling = summary["ceiling"]
-    if not ceiling.get("interleaved") or phase not in ("lookup", "get"):
+    if not ceiling.get("interleaved") or phase not in CEILING_BESIDE:
         return None
-    ran = [name for name in ("lookup", "get") if name in summary["scimsvc"]]
+    ran = [name for name in CEILING_BESIDE if name in summary["scimsvc"]]
     theirs = ceiling["get"]["all"]
     if phase not in ran or len(theirs) != sum(len(summary["scimsvc"][n]["all"]) for n in ran):
         return None

@@ -246,6 +246,11 @@ def list_figures(figures: dict[str, Any], total: int) -> dict[str, Any]:
     return figures
 
 
+# The phases whose repeats are each followed by one of the ceiling's, in plan order
+# (tests/bench/report.py pairs them back up).
+CEILING_BESIDE = ("lookup", "get")
+
+
 def run_phases(t: Target, gen: LoadGenerator, args, label: str, total: int,
                strict: bool = False, max_seconds: float | None = None,
                list_window: int = 30,
@@ -282,7 +287,7 @@ def run_phases(t: Target, gen: LoadGenerator, args, label: str, total: int,
                                                       max_seconds=max_seconds), ok)
             figures.pop("_result")
             repeats.append(figures)
-            if alongside is not None and name in ("lookup", "get"):
+            if alongside is not None and name in CEILING_BESIDE:
                 alongside(r)
         report[name] = median_of(repeats)
         print_line(label, name, report[name])
@@ -549,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             summary["postgresql_analyzed"] = analyze_postgres(args.db_fresh)
         # The ceiling serves a user of the size scimsvc returns. It runs beside scimsvc, and
         # its repeats alternate with scimsvc's lookup and get repeats: this machine's speed
-        # drifts within minutes (a ceiling measured after every scimsvc phase once came out
-        # at 0.65 ms of CPU per request, 20 minutes after 0.38 ms), and a ratio is only
+        # drifts within minutes (measured after every scimsvc phase, the ceiling took 0.65 ms
+        # of CPU per request in one run and 0.38 ms fifteen minutes later), and a ratio is only
         # meaningful between figures taken side by side.
         sample = target.ids[next(iter(target.ids))]
         size = len(_get_body(server, sample))
