@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test clean
+.PHONY: help install run lint test clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +26,10 @@ run: install ## Set up, create the SQLite database in instance/, and serve on 12
 	$(BIN)/scimsvc init
 	$(BIN)/scimsvc serve --host $(HOST) --port $(PORT)
 
-test: install ## Run the test suite (SQLite; needs nothing else installed)
+lint: install ## Check that imports flow one way (the import-linter contracts in setup.cfg)
+	$(BIN)/lint-imports --no-cache
+
+test: install lint ## Check the import contracts, then run the test suite (SQLite; needs nothing else installed)
 	$(BIN)/python -m pytest
 
 clean: ## Remove the virtualenv and caches (keeps instance/)

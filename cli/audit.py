@@ -9,10 +9,10 @@ from typing import Any, Callable
 
 import click
 
-from scimsvc.models import utcnow
-from scimsvc.services import audit
+from scimsvc.services import audit_log as audit
+from scimsvc.services.audit_log import utcnow
 
-from .main import State, cli, pass_state
+from .context import State, pass_state
 from .output import emit_json, json_option, note, table, when
 
 # Exports at least this large draw a progress bar on stderr (when it is a terminal).
@@ -76,7 +76,7 @@ def _where(since, user, key, operation, status) -> audit.EventFilter:
     return audit.EventFilter(since=since, user=user, key=key, operation=operation, status=status)
 
 
-@cli.group("audit")
+@click.group("audit")
 def audit_group() -> None:
     """The audit journal: every SCIM write, failure and refusal, with what it changed."""
 

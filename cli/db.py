@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import click
 
-from scimsvc.services import database
+from scimsvc.database import migrate as database
 
-from .main import cli
 from .output import emit_json, json_option
 
 
-@cli.group()
+@click.group()
 def db() -> None:
     """The database schema (Alembic migrations shipped with scimsvc)."""
 

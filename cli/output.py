@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import click
 
@@ -35,3 +35,12 @@ def note(message: str) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def listing(as_json: bool, items: Iterable[Any], as_dict: Callable[[Any], Any],
+            headers: Sequence[str], as_row: Callable[[Any], Sequence[Any]]) -> None:
+    """Print ``items`` as JSON (each through ``as_dict``) for scripts, else as a table for people."""
+    if as_json:
+        emit_json([as_dict(item) for item in items])
+    else:
+        table(headers, [as_row(item) for item in items])

@@ -8,6 +8,9 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from scimsvc import create_app
+from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
+
 
 class _Server(BaseApplication):
     def __init__(self, options: dict[str, Any]):
@@ -21,8 +24,6 @@ class _Server(BaseApplication):
     def load(self):
         # Each worker builds its own app (gunicorn does not preload), so no
         # database connection or engine crosses a fork.
-        from scimsvc import create_app
-
         app = create_app()
         _log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
         _freeze_startup_objects()
@@ -32,15 +33,9 @@ class _Server(BaseApplication):
 def _freeze_startup_objects() -> None:
     """Keep the objects a worker holds for its whole life out of the cyclic GC's full collections.
 
-    A worker holds ~80,000 GC-tracked objects once the app is loaded (modules,
-    SQLAlchemy's mapper and table metadata, Flask's routing). Every few hundred
-    requests the GC ran a full (generation 2) collection over all of them, in
-    whichever request happened to allocate the object that crossed the threshold:
-    28-85 ms of CPU in one list page (make bench, 90,000 users: 5 of 1,800 pages
-    over 20 ms inside the server were such collections, the median page 4.7 ms).
-    Frozen, they are never scanned again; a full collection then walks only what
-    the worker allocated since (about 1 ms). Garbage is collected first so that
-    none of it is frozen for the worker's lifetime.
+    Full collections over the app's long-lived objects stalled random requests
+    (docs/performance.md); frozen, they are never scanned again. Garbage is
+    collected first so that none of it is frozen for the worker's lifetime.
     """
     gc.collect()
     gc.freeze()
@@ -76,21 +71,9 @@ def check_ready() -> str:
     Raises ClickException when the database has not been initialised, so the
     server refuses to start instead of answering every request with a 500.
     """
-    from scimsvc import create_app
-    from scimsvc.extensions import db
-    from scimsvc.services.database import (
-        current_revision,
-        head_revision,
-        known_revisions,
-        newer_schema_message,
-    )
-
     app = create_app()
     with app.app_context():
-        try:
-            current, head = current_revision(), head_revision()
-        finally:
-            db.engine.dispose()  # the workers open their own connections
+        current, head = revision_status()
     if current is None:
         raise click.ClickException("The database is not initialised: run 'scimsvc init' first.")
     if current not in known_revisions():

@@ -5,7 +5,7 @@ import click
 
 from scimsvc.services import lifecycle
 
-from .main import State, cli, pass_state
+from .context import State, pass_state
 from .output import emit_json, fields, json_option, table, when
 
 
@@ -24,7 +24,7 @@ def _user_json(user, detail: bool = False) -> dict:
     return out
 
 
-@cli.group("user")
+@click.group("user")
 def user_group() -> None:
     """Users provisioned over SCIM: status (active, disabled, removed) and access."""
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -16,8 +17,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ``instance/config.py`` if present, then ``SCIMSVC_*`` environment variables,
     then ``test_config``.
     """
-    from . import config
-    from .extensions import init_db
+    # Here, not at the top: importing the pure core (scimsvc.scim) must not load Flask.
+    from flask import Flask
+
+    from . import api, config
+    from .database import engine
 
     instance_path = os.path.abspath(
         (test_config or {}).get("INSTANCE_PATH")
@@ -34,30 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     config.finalize(app.config, instance_path)
 
-    init_db(app)
-
-    from .scim import init_app as init_scim
-
-    init_scim(app)
-    app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
+    engine.init_app(app)
+    api.init_app(app)
     return app
 
-
-class _TolerantPaths:
-    """Collapse repeated slashes and drop a trailing one before routing.
-
-    Admins paste base URLs ending in '/' into IdPs, which then call
-    ``/scim/v2//Users`` or ``/scim/v2/Users/``; werkzeug would answer with an HTML
-    redirect or a 404. Both name the same SCIM resource, so serve it.
-    """
-
-    def __init__(self, wsgi_app):
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if "//" in path or (len(path) > 1 and path.endswith("/")):
-            while "//" in path:
-                path = path.replace("//", "/")
-            environ["PATH_INFO"] = path.rstrip("/") or "/"
-        return self.wsgi_app(environ, start_response)

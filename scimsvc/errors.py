@@ -1,35 +1,14 @@
-"""The error types of scimsvc.
+"""The one error family of scimsvc.
 
-``ServiceError`` and its subclasses are raised by services for mistakes a
-person makes from the CLI; ``ScimError`` and its subclasses carry an RFC 7644
-§3.12 status and ``scimType`` and are rendered as a SCIM error body in one
-place (``scimsvc.scim.errors``).
+Every error carries an HTTP status, an optional RFC 7644 §3.12 ``scimType`` and a
+one-line detail. Services raise them; each surface renders them once: the SCIM
+API as an error body, the CLI as a one-line message.
 """
 from __future__ import annotations
 
 
-class ServiceError(Exception):
-    """A domain mistake (unknown name, duplicate, bad argument) with a one-line message."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(ServiceError):
-    pass
-
-
-class Conflict(ServiceError):
-    pass
-
-
-class Invalid(ServiceError):
-    pass
-
-
-class ScimError(Exception):
-    """An RFC 7644 §3.12 error: HTTP status, optional ``scimType`` and a detail."""
+class ScimsvcError(Exception):
+    """A failure the caller can act on: HTTP status, optional ``scimType`` and a detail."""
 
     status: int = 400
     scim_type: str | None = None
@@ -45,88 +24,96 @@ class ScimError(Exception):
         self.headers = headers or {}
         super().__init__(self.detail)
 
-
-class InvalidFilter(ScimError):
-    scim_type = "invalidFilter"
-    default_detail = "The specified filter syntax is invalid or the attribute is not supported."
-
-
-class TooMany(ScimError):
-    scim_type = "tooMany"
-    default_detail = "The filter would return more results than the server allows."
+    @property
+    def message(self) -> str:
+        return self.detail
 
 
-class Uniqueness(ScimError):
-    status = 409
-    scim_type = "uniqueness"
-    default_detail = "One or more attribute values are already in use."
-
-
-class Mutability(ScimError):
-    scim_type = "mutability"
-    default_detail = "The request tried to change an attribute that cannot be changed."
-
-
-class InvalidSyntax(ScimError):
-    scim_type = "invalidSyntax"
-    default_detail = "The request body could not be parsed or is not a valid SCIM message."
-
-
-class InvalidPath(ScimError):
-    scim_type = "invalidPath"
-    default_detail = "The path attribute is invalid or malformed."
-
-
-class NoTarget(ScimError):
-    scim_type = "noTarget"
-    default_detail = "The path did not match any value."
-
-
-class InvalidValue(ScimError):
-    scim_type = "invalidValue"
-    default_detail = "A required value is missing or a value is not compatible with the attribute."
-
-
-class InvalidVersion(ScimError):
-    scim_type = "invalidVers"
-    default_detail = "The specified SCIM protocol version is not supported."
-
-
-class Sensitive(ScimError):
-    scim_type = "sensitive"
-    default_detail = "The request cannot be completed because of sensitive information in the URI."
-
-
-class Unauthorized(ScimError):
-    status = 401
-    default_detail = "Authorization failure: send a valid API key as 'Authorization: Bearer <key>'."
-
-
-class Forbidden(ScimError):
-    status = 403
-    default_detail = "This API key's team has no role granting 'Provision Users with SCIM'."
-
-
-class ResourceNotFound(ScimError):
+class NotFound(ScimsvcError):
     status = 404
     default_detail = "Resource not found."
 
 
-class MethodNotAllowed(ScimError):
+class Conflict(ScimsvcError):
+    status = 409
+    default_detail = "The request conflicts with the current state."
+
+
+class Uniqueness(Conflict):
+    scim_type = "uniqueness"
+    default_detail = "One or more attribute values are already in use."
+
+
+class InvalidValue(ScimsvcError):
+    scim_type = "invalidValue"
+    default_detail = "A required value is missing or a value is not compatible with the attribute."
+
+
+class InvalidFilter(ScimsvcError):
+    scim_type = "invalidFilter"
+    default_detail = "The specified filter syntax is invalid or the attribute is not supported."
+
+
+class TooMany(ScimsvcError):
+    scim_type = "tooMany"
+    default_detail = "The filter would return more results than the server allows."
+
+
+class Mutability(ScimsvcError):
+    scim_type = "mutability"
+    default_detail = "The request tried to change an attribute that cannot be changed."
+
+
+class InvalidSyntax(ScimsvcError):
+    scim_type = "invalidSyntax"
+    default_detail = "The request body could not be parsed or is not a valid SCIM message."
+
+
+class InvalidPath(ScimsvcError):
+    scim_type = "invalidPath"
+    default_detail = "The path attribute is invalid or malformed."
+
+
+class NoTarget(ScimsvcError):
+    scim_type = "noTarget"
+    default_detail = "The path did not match any value."
+
+
+class InvalidVersion(ScimsvcError):
+    scim_type = "invalidVers"
+    default_detail = "The specified SCIM protocol version is not supported."
+
+
+class Sensitive(ScimsvcError):
+    scim_type = "sensitive"
+    default_detail = "The request cannot be completed because of sensitive information in the URI."
+
+
+class Unauthorized(ScimsvcError):
+    status = 401
+    default_detail = "Authorization failure: send a valid API key as 'Authorization: Bearer <key>'."
+
+
+class Forbidden(ScimsvcError):
+    status = 403
+    default_detail = "This API key's team has no role granting 'Provision Users with SCIM'."
+
+
+class MethodNotAllowed(ScimsvcError):
     status = 405
     default_detail = "Method not allowed on this endpoint."
 
 
-class PreconditionFailed(ScimError):
+class PreconditionFailed(ScimsvcError):
     status = 412
     default_detail = "The resource has changed since the version given in If-Match."
 
 
-class PayloadTooLarge(ScimError):
+class PayloadTooLarge(ScimsvcError):
     status = 413
     default_detail = "The request body is larger than the server accepts."
 
 
-class NotImplementedByServer(ScimError):
+class NotImplementedByServer(ScimsvcError):
     status = 501
     default_detail = "This operation is not implemented by scimsvc."

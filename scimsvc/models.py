@@ -23,6 +23,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .extensions import db
 
 
+# Multi-valued User attributes copied into user_values rows, so filters can reach them in SQL.
+MULTI_VALUED = ("emails", "phoneNumbers", "ims", "photos", "addresses",
+                "entitlements", "roles", "x509Certificates")
+
+
 def utcnow() -> datetime:
     """Return the current time as a naive UTC datetime (how every timestamp is stored)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -151,7 +156,7 @@ class User(db.Model):
         ),
         Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
         Index("ix_users_tenant_live", "tenant_id", "deleted_at", "id"),
-        # Removed users only: the restore check of a create (services.lifecycle, migration 0003).
+        # Removed users only: the restore check of a create (store.users.returning_account, migration 0003).
         Index("ix_users_removed_name", "tenant_id", "user_name_norm", "deleted_at",
               sqlite_where=text("deleted_at IS NOT NULL"),
               postgresql_where=text("deleted_at IS NOT NULL")),

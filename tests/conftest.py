@@ -1,5 +1,14 @@
-"""Fixtures: a real database per test (SQLite file or PostgreSQL schema), the real app and click group."""
+"""Fixtures: a real database per test (SQLite file or PostgreSQL schema), the real app and click group.
+
+``app`` alone is the app on an empty database (what the migration and ``init`` tests need);
+``admin`` (and so ``api_key`` and ``scim``) gives it the schema and the default organization.
+On SQLite that is a copy of a template file ``scimsvc init`` built once per session; on
+PostgreSQL ``admin`` runs ``init`` in the test's schema (tests/databases.py says why).
+"""
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -7,32 +16,66 @@ from click.testing import CliRunner
 from cli.main import State, cli
 from scimsvc import create_app
 from scimsvc.extensions import db
-from tests.databases import isolated_database
+from tests.databases import isolated_database, is_postgres
+from tests.scimdata import CORE_USER, SCIM
 
-SCIM = "application/scim+json"
+BASE_URL = "https://scim.example.test"
+
+
+def _test_app(tmp_path: Path, database_url: str):
+    return create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SCIMSVC_BASE_URL": BASE_URL,
+    })
+
+
+def _close(app) -> None:
+    """Return the app's connections: on SQLite the last close checkpoints the -wal file away."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path | None:
+    """An SQLite file that the real ``scimsvc init`` migrated once for the whole session
+    (schema at head, the default organization); None on PostgreSQL."""
+    if is_postgres():
+        return None
+    folder = tmp_path_factory.mktemp("template")
+    url = f"sqlite:///{folder / 'scimsvc.sqlite3'}"
+    app = _test_app(folder, url)
+    Admin(app)("init")
+    with app.app_context(), db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    _close(app)
+    path = _sqlite_path(url)
+    leftovers = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    assert not leftovers, f"the template database still has {leftovers}"
+    return path
 
 
 @pytest.fixture
 def database_url(tmp_path):
     """An empty database for this test: an SQLite file in tmp_path, or (when
     SCIMSVC_TEST_DATABASE_URL names a PostgreSQL database) a schema of its own,
-    dropped afterwards. ``scimsvc init`` builds the tables through the migrations."""
+    dropped afterwards. ``scimsvc init`` (or the ``admin`` fixture) builds the tables."""
     with isolated_database(tmp_path) as url:
         yield url
 
 
 @pytest.fixture
 def app(tmp_path, database_url):
-    app = create_app({
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SCIMSVC_BASE_URL": "https://scim.example.test",
-    })
+    """The app on this test's database, still empty (use ``admin`` for a migrated one)."""
+    app = _test_app(tmp_path, database_url)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    _close(app)
 
 
 class Admin:
@@ -51,10 +94,21 @@ class Admin:
 
 
 @pytest.fixture
-def admin(app):
-    """The CLI, bound to ``app``, with the database initialised."""
+def admin(app, database_url, migrated_template):
+    """The CLI, bound to ``app``, with the database initialised.
+
+    On SQLite the test's database file becomes a copy of ``migrated_template``, which is
+    what ``init`` would have written; on PostgreSQL (or if something already created the
+    file) ``init`` runs here, as an admin would run it.
+    """
     run = Admin(app)
-    run("init")
+    target = _sqlite_path(database_url) if migrated_template is not None else None
+    if (target is not None and app.config["SQLALCHEMY_DATABASE_URI"] == database_url
+            and (not target.exists() or target.stat().st_size == 0)):
+        _close(app)  # no connection may hold the empty file open while it is replaced
+        shutil.copyfile(migrated_template, target)
+    else:
+        run("init")
     return run
 
 
@@ -125,7 +179,7 @@ def scim(app, api_key) -> ScimClient:
 
 def make_user(scim: ScimClient, user_name: str = "bjensen@example.com", **attrs) -> dict:
     """POST a user and return the created resource."""
-    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, **attrs}
+    body = {"schemas": [CORE_USER], "userName": user_name, **attrs}
     response = scim.post("Users", json=body)
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()

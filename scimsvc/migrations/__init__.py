@@ -3,7 +3,7 @@
 ``scimsvc db upgrade`` (and ``scimsvc init``) bring any earlier database to
 ``head``. Every change to ``scimsvc/models.py`` ships a revision in
 ``versions/`` (``scimsvc db revision -m "why"`` writes one from the difference;
-review it): ``tests/test_migrations.py`` fails while the models and head
+review it): ``tests/services/test_migrations.py`` fails while the models and head
 disagree. Objects only one database has (an SQLite FTS5 table, a PostgreSQL
 trigram index) are created by revisions that test ``op.get_bind().dialect.name``
 and are left out of that comparison: SQLite virtual tables and their shadow
@@ -21,19 +21,19 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Connection
 
+from .. import models  # noqa: F401  (fills the metadata)
+from ..extensions import db
+
 # Tables and indexes whose names start with this exist on one database only and
-# are not described by the models (see dialect.unmanaged_tables for the rest).
+# are not described by the models (see unmanaged_tables for the rest).
 DIALECT_ONLY_PREFIX = "dx_"
 
 
 def context_options(connection: Connection) -> dict[str, Any]:
     """The ``MigrationContext`` options shared by the revisions and the drift check."""
-    from .. import dialect, models  # noqa: F401  (models fills the metadata)
-    from ..extensions import db
-
     return {
         "target_metadata": db.metadata,
-        "include_object": _include_object(dialect.unmanaged_tables(connection)),
+        "include_object": _include_object(unmanaged_tables(connection)),
         "compare_type": True,
         # SQLite cannot ALTER most things: Alembic rebuilds the table instead.
         "render_as_batch": connection.dialect.name == "sqlite",
@@ -52,3 +52,22 @@ def _include_object(unmanaged: set[str]) -> Callable[..., bool]:
         return True
 
     return include
+
+
+def unmanaged_tables(connection: Connection) -> set[str]:
+    """Name the tables only this database has, which the models do not describe.
+
+    On SQLite these are virtual tables (e.g. FTS5) and the shadow tables that
+    back them; PostgreSQL has none (its extras are indexes, named ``dx_*``).
+    """
+    if connection.dialect.name != "sqlite":
+        return set()
+    rows = connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+    ).scalars().all()
+    return {f"{v}_{suffix}" for v in rows for suffix in _SHADOW_SUFFIXES} | set(rows)
+
+
+# The tables SQLite creates behind FTS3/4/5 and R*Tree virtual tables.
+_SHADOW_SUFFIXES = ("data", "idx", "content", "docsize", "config", "segments", "segdir",
+                    "stat", "node", "rowid", "parent")

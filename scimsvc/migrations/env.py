@@ -1,7 +1,7 @@
 """Alembic environment: run the revisions on the connection scimsvc hands over.
 
-scimsvc never runs Alembic with an ``alembic.ini``: ``scimsvc.services.database``
-builds the configuration, opens the connection (``dialect.migration_connection``:
+scimsvc never runs Alembic with an ``alembic.ini``: ``scimsvc.database.migrate``
+builds the configuration, opens the connection (``database.migrate.migration_connection``:
 one transaction, a migration lock, SQLite foreign keys off while tables are
 rebuilt) and passes it in ``config.attributes["connection"]``.
 """

@@ -1,16 +1,14 @@
 """Query parameters of a list or search (RFC 7644 §3.4.2, §3.4.3) and the ListResponse.
 
 The same ``ListQuery`` comes from a GET query string or a POST ``.search`` body
-(SearchRequest); ``list_users`` compiles it into one COUNT and one page query.
+(SearchRequest).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import InvalidFilter, InvalidSyntax, InvalidValue
-from ..services import users as user_service
-from . import filters
 from .projection import DEFAULT, Selection, parse_selection
 from .resource import dump_user
 from .schema import LIST_RESPONSE_SCHEMA
@@ -105,35 +103,14 @@ def _integer(value: Any, name: str, default: int) -> int:
     raise InvalidValue(f"'{name}' must be an integer, not {value!r}.")
 
 
-def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], str],
-               dialect: str = "sqlite") -> dict[str, Any]:
-    """Run ``query`` over the tenant's users and return the ListResponse (RFC 7644 §3.4.2).
+def list_response(query: ListQuery, total: int, users: Sequence[Any],
+                  location_prefix: str) -> dict[str, Any]:
+    """The ListResponse (RFC 7644 §3.4.2) of a page of users, each rendered and projected.
 
-    ``location(scim_id)`` gives a user's ``meta.location`` (asked once, for the prefix
-    every location shares). Raises InvalidFilter for a bad filter and InvalidValue for
-    a bad sortBy.
+    ``location_prefix`` + a user's id is its ``meta.location``.
     """
-    prefix = location("")
-    tree = None
-    if query.filter is not None and query.filter.strip():
-        tree = filters.parse_filter(query.filter)
-    users = None
-    if tree is not None and query.sort_by is None and query.start_index == 1 and query.count > 0:
-        equality = filters.indexed_equality(tree)
-        if equality is not None:
-            users = user_service.find_users(tenant_id, *equality, limit=query.count)
-            total = len(users)
-            if total == query.count:  # a full page: only a COUNT can tell the total
-                total, _ = user_service.search_users(tenant_id, _where(tree, prefix, dialect),
-                                                     limit=0)
-    if users is None:
-        order_by = filters.sort_terms(query.sort_by, query.descending, location_prefix=prefix) \
-            if query.sort_by else []
-        total, users = user_service.search_users(
-            tenant_id, _where(tree, prefix, dialect), order_by, offset=query.start_index - 1,
-            limit=query.count
-        )
-    resources = [query.selection.apply(dump_user(user, prefix + user.scim_id)) for user in users]
+    resources = [query.selection.apply(dump_user(user, location_prefix + user.scim_id))
+                 for user in users]
     return {
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total,
@@ -143,9 +120,4 @@ def list_users(tenant_id: int, query: ListQuery, *, location: Callable[[str], st
     }
 
 
-def _where(tree: Any, prefix: str, dialect: str) -> Any:
-    return None if tree is None else filters.compile_filter(tree, location_prefix=prefix,
-                                                            dialect=dialect)
-
-
-__all__ = ["ListQuery", "from_args", "from_search_request", "list_users"]
+__all__ = ["ListQuery", "from_args", "from_search_request", "list_response"]

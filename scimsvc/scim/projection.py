@@ -41,8 +41,7 @@ class Selection:
         """Return ``resource`` reduced to this selection.
 
         The input is not modified; the result shares the values it keeps whole with
-        it (a rendered resource is serialised, not edited: copying every value was
-        ~20 us a user, 2 ms a list page).
+        it (a rendered resource is serialised, never edited).
         """
         if self.attributes:
             return _include(resource, self._include)
@@ -61,7 +60,7 @@ def parse_selection(attributes: Any = None, excluded: Any = None) -> Selection:
     §3.4.2.5 makes them mutually exclusive.
     """
     if attributes is None and excluded is None:
-        return DEFAULT  # nearly every request: 3.1 -> 0.6 us for a GET without them
+        return DEFAULT  # nearly every request sends neither
     wanted = _names(attributes, "attributes")
     unwanted = _names(excluded, "excludedAttributes")
     if wanted and unwanted:

@@ -20,6 +20,11 @@ RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 
 
+def fold(value: str) -> str:
+    """Normalise a case-insensitive string (RFC 7643 §2.3.1 caseExact=false) for storage and lookup."""
+    return value.lower()
+
+
 @dataclass(frozen=True)
 class Attribute:
     """An attribute definition with the characteristics of RFC 7643 §2.2 and §7."""

@@ -14,17 +14,16 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from .. import dialect
-from ..errors import Conflict, Invalid, NotFound
-from ..extensions import db, driver_connection
+from ..database.transactions import write_transaction
+from ..errors import Conflict, InvalidValue, NotFound
+from ..extensions import db
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
-from ..prepared import PreparedQuery
+from ..store import keys as store
 from .names import clean_name
 from .teams import get_team
 
@@ -38,6 +37,15 @@ log = logging.getLogger(__name__)
 _DUMMY_HASH = hashlib.sha256(b"scimsvc-no-such-key").hexdigest()
 
 
+class KeyNameTaken(Conflict):
+    """An API key of the organization already has the name (``state``: that key's state)."""
+
+    def __init__(self, name: str, state: str):
+        super().__init__(f"API key '{name}' already exists" +
+                         (f" ({state}); give the new key another name." if state != "active" else "."))
+        self.name, self.state = name, state
+
+
 def hash_key(key: str) -> str:
     """Return the stored form of a key: its SHA-256 digest in hex."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -48,14 +56,18 @@ def issue_key(tenant_id: int, team_name: str, name: str,
     """Create a key for a team and return it with its secret (the only time it is seen)."""
     name = clean_name(name, "An API key")
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRES_IN_DAYS:
-        raise Invalid(f"--expires-in is a number of days from 1 to {MAX_EXPIRES_IN_DAYS}.")
+        raise InvalidValue(f"An API key expires after 1 to {MAX_EXPIRES_IN_DAYS} days.")
+    with write_transaction():
+        return _issue_key(tenant_id, team_name, name, expires_in_days)
+
+
+def _issue_key(tenant_id: int, team_name: str, name: str,
+               expires_in_days: int | None) -> tuple[ApiKey, str]:
     team = get_team(tenant_id, team_name)
     existing = db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name))
     if existing is not None:
-        state = key_state(existing)
         # A revoked key keeps its name (and its history); a replacement needs a new one.
-        raise Conflict(f"API key '{name}' already exists" +
-                       (f" ({state}); give the new key another --name." if state != "active" else "."))
+        raise KeyNameTaken(name, key_state(existing))
     prefix = secrets.token_hex(6)
     secret = f"scimsvc_{prefix}_{secrets.token_urlsafe(32)}"
     now = utcnow()
@@ -65,7 +77,6 @@ def issue_key(tenant_id: int, team_name: str, name: str,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.session.add(key)
-    db.session.commit()
     return key, secret
 
 
@@ -78,12 +89,13 @@ def list_keys(tenant_id: int) -> list[ApiKey]:
 
 def revoke_key(tenant_id: int, name: str) -> ApiKey:
     """Revoke a key by name; every later request with it is refused."""
-    key = db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name))
-    if key is None:
-        raise NotFound(f"No API key '{name}'.")
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        db.session.commit()
+    with write_transaction():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id,
+                                                     ApiKey.name == name))
+        if key is None:
+            raise NotFound(f"No API key '{name}'.")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
     return key
 
 
@@ -97,15 +109,6 @@ def key_state(key: ApiKey, now: datetime | None = None) -> str:
     return "active"
 
 
-def _grants(action: str, scope: str):
-    """The SQL condition "the key's team holds a role granting ``action`` at ``scope``"."""
-    return exists().where(
-        team_roles.c.team_id == ApiKey.team_id,
-        RolePermission.role_id == team_roles.c.role_id,
-        and_(RolePermission.action == action, RolePermission.scope == scope),
-    )
-
-
 def team_grants(team: Team, action: str, scope: str) -> bool:
     """Tell whether ``team`` holds a role granting ``action`` at ``scope``."""
     return bool(db.session.scalar(
@@ -115,17 +118,6 @@ def team_grants(team: Team, action: str, scope: str) -> bool:
                RolePermission.scope == scope)
         .limit(1)
     ))
-
-
-@lru_cache(maxsize=None)
-def _key_query(action: str, scope: str) -> PreparedQuery:
-    # Run on every request: a prepared query of plain columns (building the statement and
-    # loading an ApiKey entity cost more CPU than running the query; make bench profile).
-    keys = ApiKey.__table__.c
-    return PreparedQuery(
-        select(keys.id, keys.tenant_id, keys.name, keys.secret_hash, keys.expires_at,
-               keys.revoked_at, keys.last_used_at, _grants(action, scope).label("permitted")
-               ).where(keys.prefix == bindparam("prefix")))
 
 
 @dataclass(frozen=True)
@@ -150,7 +142,7 @@ def authenticate(token: str, action: str, scope: str) -> Credential | None:
     prefix = match.group(1) if match else None
     row = None
     if prefix is not None:
-        row = _key_query(action, scope).first(driver_connection(), {"prefix": prefix})
+        row = store.find_key(prefix, action, scope)
     presented = hash_key(token)
     stored = row.secret_hash if row else _DUMMY_HASH
     if not hmac.compare_digest(presented, stored) or row is None:
@@ -166,21 +158,11 @@ def _touch(key: Any, now: datetime) -> None:
     """Record use at most once a minute: a conditional UPDATE that most requests skip."""
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    # Its own short write transaction: a read transaction upgraded to a writer can
-    # fail on SQLite under concurrency, and bookkeeping must never fail a request.
+    # Its own short write transaction: bookkeeping must never fail a request.
     try:
-        with dialect.writing():
-            db.session.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key.id)
-                .where(ApiKey.last_used_at.is_(None)
-                       | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
-                .values(last_used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
+        with write_transaction() as connection:
+            store.touch_last_used(connection, key.id, now, LAST_USED_RESOLUTION)
     except OperationalError:
-        db.session.rollback()
         log.warning("could not record last use of API key %s", key.name)
 
 

@@ -1,4 +1,4 @@
-"""The user lifecycle: which removed account a returning user gets back, and what access a user has.
+"""The user lifecycle: the accounts of an organization and the access each user has.
 
 A user is ``active``, ``disabled`` (``active`` false: visible over SCIM, no
 access) or ``removed`` (DELETE, RFC 7644 §3.6: gone from SCIM, the account and
@@ -8,66 +8,16 @@ only while the user is active.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, or_, select, union_all
-from sqlalchemy.engine import Connection
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from ..errors import Invalid, NotFound
+from ..errors import InvalidValue, NotFound
 from ..extensions import db
 from ..models import Role, Team, User
-from ..prepared import DriverConnection, PreparedQuery
+from ..scim.schema import fold
 
 STATUSES = ("active", "disabled", "removed")
-
-
-_users = User.__table__.c
-_REMOVED = (_users.tenant_id == bindparam("tenant_id"), _users.deleted_at.is_not(None))
-_LATEST_REMOVED_FIRST = (_users.deleted_at.desc(), _users.id.desc())
-
-
-def _latest_removed(match: Any) -> Select:
-    return select(_users.id).where(*_REMOVED, match).order_by(*_LATEST_REMOVED_FIRST).limit(1)
-
-
-_by_name = _latest_removed(_users.user_name_norm == bindparam("user_name_norm"))
-_by_external_id = _latest_removed(_users.external_id == bindparam("external_id"))
-# FOR UPDATE on PostgreSQL, so two concurrent creates cannot both restore the account:
-# the second waits, then PostgreSQL checks the outer conditions again on the row the
-# first committed, which is no longer removed (hence _STILL_REMOVED outside the subquery;
-# without tenant_id, which would lead SQLite's planner to walk ix_users_tenant_live).
-_STILL_REMOVED = _users.deleted_at.is_not(None)
-_RETURNING_BY_NAME = PreparedQuery(
-    select(*_users).where(_STILL_REMOVED, _users.id.in_(_by_name.scalar_subquery()))
-    .with_for_update(of=User.__table__))
-# The latest match of each kind, then the later of the two: with one OR the planner
-# walked every removed user of the tenant in deleted_at order (EXPLAIN QUERY PLAN);
-# this way each side is one probe of its partial index (migration 0003).
-_RETURNING_BY_NAME_OR_EXTERNAL_ID = PreparedQuery(
-    select(*_users)
-    .where(_STILL_REMOVED, _users.id.in_(union_all(select(_by_name.subquery().c.id),
-                                              select(_by_external_id.subquery().c.id))))
-    .order_by(*_LATEST_REMOVED_FIRST).limit(1).with_for_update(of=User.__table__))
-
-
-def returning_account(connection: Connection, tenant_id: int, user_name_norm: str,
-                      external_id: str | None) -> Row | None:
-    """Return the removed account a new user with this userName/externalId takes back, if any.
-
-    ``user_name_norm`` is the folded userName. When several removed accounts
-    match (by userName, by externalId, or one each), the most recently removed
-    wins; ties go to the newest account. Returns its ``users`` row (every
-    column, in table order), read with a prepared query on ``connection`` (the
-    session's, in the request's transaction): building the ORM query was a
-    tenth of a POST's CPU (in-process profile). On PostgreSQL the row is
-    locked, so two concurrent creates cannot both restore it.
-    """
-    params = {"tenant_id": tenant_id, "user_name_norm": user_name_norm}
-    statement = _RETURNING_BY_NAME
-    if external_id:
-        statement, params["external_id"] = _RETURNING_BY_NAME_OR_EXTERNAL_ID, external_id
-    return statement.first(DriverConnection.of(connection), params)
 
 
 def roles_of(user: User) -> list[Role]:
@@ -105,7 +55,7 @@ def list_accounts(tenant_id: int, status: str | None = None) -> list[User]:
     query = select(User).where(User.tenant_id == tenant_id).options(selectinload(User.teams))
     if status is not None:
         if status not in STATUSES:
-            raise Invalid(f"--status is one of: {', '.join(STATUSES)}.")
+            raise InvalidValue(f"A user's status is one of: {', '.join(STATUSES)}.")
         if status == "removed":
             query = query.where(User.deleted_at.is_not(None))
         else:
@@ -118,8 +68,6 @@ def find_account(tenant_id: int, name: str) -> User:
 
     The live account if there is one, else the most recently removed. Raises NotFound.
     """
-    from .users import fold  # users imports this module; fold is its normalisation
-
     found = db.session.scalar(
         select(User)
         .where(User.tenant_id == tenant_id,

@@ -5,7 +5,8 @@ import re
 
 from sqlalchemy import select
 
-from ..errors import Conflict, Invalid, NotFound
+from ..database.transactions import write_transaction
+from ..errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..models import Organization, ProvisioningSettings
 from .names import clean_name
@@ -17,29 +18,30 @@ def get_organization(slug: str) -> Organization:
     """Return the organization called ``slug``; raise NotFound if there is none."""
     org = db.session.scalar(select(Organization).where(Organization.slug == slug))
     if org is None:
-        raise NotFound(f"No organization '{slug}'. Run 'scimsvc init' or 'scimsvc org create {slug}'.")
+        raise NotFound(f"No organization '{slug}'.")
     return org
 
 
 def ensure_organization(slug: str, name: str | None = None) -> tuple[Organization, bool]:
-    """Return the organization ``slug``, creating it (and its settings) if needed."""
-    org = db.session.scalar(select(Organization).where(Organization.slug == slug))
-    if org is not None:
-        return org, False
-    return create_organization(slug, name), True
+    """Return the organization ``slug`` and whether it is new, creating it (and its settings) if needed."""
+    with write_transaction():
+        org = db.session.scalar(select(Organization).where(Organization.slug == slug))
+        if org is not None:
+            return org, False
+        return create_organization(slug, name), True
 
 
 def create_organization(slug: str, name: str | None = None) -> Organization:
-    """Create an organization; raise Invalid for a bad slug and Conflict if it exists."""
+    """Create an organization; raise InvalidValue for a bad slug and Conflict if it exists."""
     if not _SLUG.match(slug):
-        raise Invalid("An organization slug is 1-63 lowercase letters, digits or '-'.")
-    if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
-        raise Conflict(f"Organization '{slug}' already exists.")
-    org = Organization(slug=slug, name=clean_name(name, "An organization") if name else slug)
-    db.session.add(org)
-    db.session.flush()
-    db.session.add(ProvisioningSettings(tenant_id=org.id))
-    db.session.commit()
+        raise InvalidValue("An organization slug is 1-63 lowercase letters, digits or '-'.")
+    with write_transaction():
+        if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+            raise Conflict(f"Organization '{slug}' already exists.")
+        org = Organization(slug=slug, name=clean_name(name, "An organization") if name else slug)
+        db.session.add(org)
+        db.session.flush()
+        db.session.add(ProvisioningSettings(tenant_id=org.id))
     return org
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..errors import Conflict, Invalid, NotFound
+from ..database.transactions import write_transaction
+from ..errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..models import Role, RolePermission, Team, team_roles
 from ..permissions import CATALOGUE, TENANT
@@ -13,26 +14,26 @@ from .names import clean_name
 def create_role(tenant_id: int, name: str, permissions: list[tuple[str, str | None]]) -> Role:
     """Create a role granting ``permissions`` (action, scope; scope defaults to tenant).
 
-    Raises Invalid for an empty or unknown permission, Conflict for a duplicate name.
+    Raises InvalidValue for an empty or unknown permission, Conflict for a duplicate name.
     """
     name = clean_name(name, "A role")
     if not permissions:
-        raise Invalid("A role needs at least one --permission (see 'scimsvc permission list').")
+        raise InvalidValue("A role needs at least one permission.")
     grants = set()
     for action, scope in permissions:
         entry = CATALOGUE.get(action)
         if entry is None:
-            raise Invalid(f"Unknown permission '{action}' (see 'scimsvc permission list').")
+            raise InvalidValue(f"Unknown permission '{action}'.")
         scope = scope or TENANT
         if scope not in entry.scopes:
-            raise Invalid(f"Permission '{action}' cannot be granted at scope '{scope}'.")
+            raise InvalidValue(f"Permission '{action}' cannot be granted at scope '{scope}'.")
         grants.add((action, scope))
-    if _find(tenant_id, name) is not None:
-        raise Conflict(f"Role '{name}' already exists.")
-    role = Role(tenant_id=tenant_id, name=name,
-                permissions=[RolePermission(action=a, scope=s) for a, s in sorted(grants)])
-    db.session.add(role)
-    db.session.commit()
+    with write_transaction():
+        if _find(tenant_id, name) is not None:
+            raise Conflict(f"Role '{name}' already exists.")
+        role = Role(tenant_id=tenant_id, name=name,
+                    permissions=[RolePermission(action=a, scope=s) for a, s in sorted(grants)])
+        db.session.add(role)
     return role
 
 
@@ -62,6 +63,5 @@ def teams_with_role(role: Role) -> list[Team]:
 
 def delete_role(tenant_id: int, name: str) -> None:
     """Delete a role; the teams holding it lose its permissions at once."""
-    role = get_role(tenant_id, name)
-    db.session.delete(role)
-    db.session.commit()
+    with write_transaction():
+        db.session.delete(get_role(tenant_id, name))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..database.transactions import write_transaction
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Team
@@ -13,16 +14,17 @@ from .roles import get_role
 def create_team(tenant_id: int, name: str, role_names: list[str]) -> Team:
     """Create a team holding the roles ``role_names``.
 
-    Raises Invalid for an empty name, NotFound for an unknown role, Conflict for a duplicate.
+    Raises InvalidValue for an empty name, NotFound for an unknown role, Conflict for a duplicate.
     """
     name = clean_name(name, "A team")
-    # In name order, as the relationship loads them, so output is the same before and after.
-    roles = sorted((get_role(tenant_id, r) for r in dict.fromkeys(role_names)), key=lambda r: r.name)
-    if _find(tenant_id, name) is not None:
-        raise Conflict(f"Team '{name}' already exists.")
-    team = Team(tenant_id=tenant_id, name=name, roles=roles)
-    db.session.add(team)
-    db.session.commit()
+    with write_transaction():
+        # In name order, as the relationship loads them, so output is the same before and after.
+        roles = sorted((get_role(tenant_id, r) for r in dict.fromkeys(role_names)),
+                       key=lambda r: r.name)
+        if _find(tenant_id, name) is not None:
+            raise Conflict(f"Team '{name}' already exists.")
+        team = Team(tenant_id=tenant_id, name=name, roles=roles)
+        db.session.add(team)
     return team
 
 
@@ -45,29 +47,28 @@ def list_teams(tenant_id: int) -> list[Team]:
 
 def add_role(tenant_id: int, team_name: str, role_name: str) -> Team:
     """Grant a role to a team; raise NotFound for either name, Conflict if it already holds it."""
-    team = get_team(tenant_id, team_name)
-    role = get_role(tenant_id, role_name)
-    if role in team.roles:
-        raise Conflict(f"Team '{team.name}' already has role '{role.name}'.")
-    team.roles.append(role)
-    team.roles.sort(key=lambda r: r.name)
-    db.session.commit()
+    with write_transaction():
+        team = get_team(tenant_id, team_name)
+        role = get_role(tenant_id, role_name)
+        if role in team.roles:
+            raise Conflict(f"Team '{team.name}' already has role '{role.name}'.")
+        team.roles.append(role)
+        team.roles.sort(key=lambda r: r.name)
     return team
 
 
 def remove_role(tenant_id: int, team_name: str, role_name: str) -> Team:
     """Take a role from a team; its keys and members lose the role's permissions at once."""
-    team = get_team(tenant_id, team_name)
-    role = get_role(tenant_id, role_name)
-    if role not in team.roles:
-        raise NotFound(f"Team '{team.name}' does not have role '{role.name}'.")
-    team.roles.remove(role)
-    db.session.commit()
+    with write_transaction():
+        team = get_team(tenant_id, team_name)
+        role = get_role(tenant_id, role_name)
+        if role not in team.roles:
+            raise NotFound(f"Team '{team.name}' does not have role '{role.name}'.")
+        team.roles.remove(role)
     return team
 
 
 def delete_team(tenant_id: int, name: str) -> None:
     """Delete a team; its API keys go with it and its members leave it (they stay users)."""
-    team = get_team(tenant_id, name)
-    db.session.delete(team)
-    db.session.commit()
+    with write_transaction():
+        db.session.delete(get_team(tenant_id, name))

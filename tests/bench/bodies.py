@@ -9,9 +9,7 @@ import random
 import uuid
 from typing import Any
 
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.scimdata import CORE_USER as CORE, ENTERPRISE, PATCH_OP
 
 GIVEN = (
     "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara "

@@ -3,7 +3,7 @@
 Used for 100,000 and 1,000,000 users, where POSTing each one would take
 most of the run. Every body goes through the marshmallow layer
 (``resource.load_user``) and the users service's own projection code
-(``users.new_user_row`` and ``users.value_rows``: the columns and the
+(``store_users.new_user_row`` and ``store_users.value_rows``: the columns and the
 user_values rows), and every user
 joins the team the organization assigns, as ``create_user`` would store
 them. What differs is the writing: two processes build the rows, one
@@ -40,6 +40,7 @@ def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
     from scimsvc.models import utcnow
     from scimsvc.scim.resource import load_user
     from scimsvc.services import users
+    from scimsvc.store import users as store_users
 
     user_rows, value_rows = [], []
     with _context():
@@ -48,9 +49,9 @@ def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
             document, password = load_user(create_body(i))
             password_hash = users.hash_password(password) if password is not None else None
             row = {"id": first_id + i - first,
-                   **users.new_user_row(tenant_id, document, password_hash, now)}
+                   **store_users.new_user_row(tenant_id, document, password_hash, now)}
             user_rows.append(row)
-            value_rows.extend(users.value_rows(row["id"], document))
+            value_rows.extend(store_users.value_rows(row["id"], document))
     value_rows.sort(key=lambda r: (r["user_id"], r["attr"], r["position"]))
     return user_rows, value_rows
 
@@ -58,10 +59,10 @@ def build_rows(job: tuple[int, int, int, int]) -> tuple[list[dict], list[dict]]:
 def seed(start: int, count: int, processes: int = 2) -> None:
     from sqlalchemy import func, insert, select, text
 
-    from scimsvc import dialect
+    from scimsvc.database import transactions
     from scimsvc.extensions import db
     from scimsvc.models import Organization, User, UserValue, team_members
-    from scimsvc.services.provisioning import recreate_policy
+    from scimsvc.store.settings import recreate_policy
 
     with _context():
         org = db.session.scalar(select(Organization).where(
@@ -78,7 +79,7 @@ def seed(start: int, count: int, processes: int = 2) -> None:
         next_id += stop - first
     began = time.perf_counter()
     done = 0
-    with get_context("fork").Pool(processes) as pool, _context(), dialect.writing():
+    with get_context("fork").Pool(processes) as pool, _context(), transactions.writing():
         for user_rows, value_rows in pool.imap(build_rows, jobs):
             db.session.execute(insert(User), user_rows)
             if value_rows:

@@ -148,7 +148,7 @@ def test_serve_refuses_a_schema_behind_the_code(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from scimsvc.extensions import db
-    from scimsvc.services.database import head_revision, upgrade
+    from scimsvc.database.migrate import head_revision, upgrade
 
     monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
     monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "old"))
@@ -168,7 +168,7 @@ def test_serve_refuses_a_schema_a_newer_scimsvc_upgraded(tmp_path, monkeypatch):
     from sqlalchemy import text
 
     from scimsvc.extensions import db
-    from scimsvc.services.database import newer_schema_message, upgrade
+    from scimsvc.database.migrate import newer_schema_message, upgrade
 
     monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
     monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "newer"))

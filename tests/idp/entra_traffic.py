@@ -34,12 +34,10 @@ from __future__ import annotations
 import copy
 import uuid
 
+from tests.scimdata import CORE_USER as CORE, ENTERPRISE, PATCH_OP
+
 USER_AGENT = "Azure AD Provisioning"  # illustrative; Entra's pages do not print a User-Agent
 CONTENT_TYPE = "application/scim+json"  # [TUT] "Content-type: application/scim+json"
-
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def test_connection_filter(attribute: str = "userName") -> str:

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import copy
 
+from tests.scimdata import CORE_USER as CORE, PATCH_OP
+
 USER_AGENT = "Okta SCIM Client 1.0.0"  # [REF20], every request
 # [CAPTURE]: the SCIM media type with a charset parameter; servers must accept it.
 CONTENT_TYPE = "application/scim+json; charset=utf-8"
 # [CAPTURE]: the other headers Okta sends besides Authorization, Content-Type and User-Agent.
 HEADERS = {"Accept": "application/scim+json", "Accept-Charset": "utf-8",
            "Accept-Encoding": "gzip,deflate"}
-
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 # [REF11] "Okta makes two requests to your SCIM server" when the integration is saved;
 # the query parameters "are always constant".

@@ -12,9 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.conftest import SCIM
+from tests.scimdata import LIST_RESPONSE, ERROR
 
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 ROOT = "/scim/v2"
 
 

@@ -8,8 +8,7 @@ import json
 
 from . import other_traffic as wire
 from .replay import expect, expect_error, expect_list
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from tests.scimdata import ENTERPRISE, PATCH_OP
 
 
 # --- OneLogin ------------------------------------------------------------------------------------
@@ -74,7 +73,7 @@ def test_jumpcloud_connection_test_creates_then_deletes_a_test_user_and_can_repe
 def test_jumpcloud_deactivation_fallback(jumpcloud):
     """[JC] "If the DELETE method is not supported ... the test user will be deactivated"."""
     user = expect(jumpcloud.post("Users", wire.jumpcloud_test_user()), 201)
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    body = {"schemas": [PATCH_OP],
             "Operations": [{"op": "replace", "path": "active", "value": False}]}
     assert expect(jumpcloud.patch(f"Users/{user['id']}", body), 200)["active"] is False
 

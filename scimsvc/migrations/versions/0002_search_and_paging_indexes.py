@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copies of the values this revision was written with (scimsvc.dialect uses
+# Frozen copies of the values this revision was written with (scimsvc.store.search uses
 # the same ones at run time).
 TRIGRAM_TABLE = "dx_user_values_trigram"
 BUCKET_SIZE = 1024

@@ -1,0 +1,75 @@
+"""``scimsvc api-key``: issue, list and revoke the bearer keys of the SCIM API."""
+from __future__ import annotations
+
+import click
+
+from scimsvc.permissions import SCIM_PROVISION, TENANT
+from scimsvc.services import keys
+
+from .context import State, pass_state, writes
+from .output import emit_json, json_option, listing, note, when
+
+
+def _key_json(key) -> dict:
+    return {"name": key.name, "team": key.team.name, "prefix": f"scimsvc_{key.prefix}",
+            "state": keys.key_state(key), "created": when(key.created_at),
+            "lastUsed": when(key.last_used_at), "expires": when(key.expires_at),
+            "revoked": when(key.revoked_at)}
+
+
+@click.group("api-key", short_help="Create, list and revoke API keys.")
+def api_key() -> None:
+    """API keys: bearer credentials for the SCIM API, acting with their team's roles."""
+
+
+@api_key.command("create")
+@click.option("--team", "team_name", required=True, help="Team whose permissions the key uses.")
+@click.option("--name", required=True, help="A name to recognise the key by (e.g. okta).")
+@click.option("--expires-in", type=int, metavar="DAYS", help="Expire the key after DAYS days (default: never).")
+@json_option
+@pass_state
+@writes
+def api_key_create(state: State, team_name: str, name: str, expires_in: int | None, as_json: bool) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    if expires_in is not None and not 0 < expires_in <= keys.MAX_EXPIRES_IN_DAYS:
+        raise click.ClickException(
+            f"--expires-in is a number of days from 1 to {keys.MAX_EXPIRES_IN_DAYS}.")
+    try:
+        key, secret = keys.issue_key(state.tenant_id, team_name, name, expires_in)
+    except keys.KeyNameTaken as taken:
+        raise click.ClickException(f"API key '{taken.name}' already exists" + (
+            f" ({taken.state}); give the new key another --name." if taken.state != "active"
+            else ".")) from None
+    if not keys.team_grants(key.team, SCIM_PROVISION, TENANT):
+        note(f"Warning: team '{key.team.name}' has no role granting {SCIM_PROVISION}; "
+             "the SCIM API answers this key with 403 until it gets one.")
+    if as_json:
+        emit_json({**_key_json(key), "key": secret})
+        return
+    click.echo(secret)
+    note(f"API key '{key.name}' for team '{key.team.name}' created"
+         f"{' (expires ' + when(key.expires_at) + ')' if key.expires_at else ''}. "
+         "Copy it now: it is not stored and cannot be shown again.")
+
+
+@api_key.command("list")
+@json_option
+@pass_state
+def api_key_list(state: State, as_json: bool) -> None:
+    """List API keys (never their secrets)."""
+    listing(as_json, keys.list_keys(state.tenant_id), _key_json,
+            ["name", "team", "prefix", "state", "last used", "expires"],
+            lambda k: (k.name, k.team.name, f"scimsvc_{k.prefix}", keys.key_state(k),
+                       when(k.last_used_at), when(k.expires_at)))
+
+
+@api_key.command("revoke")
+@click.argument("name")
+@click.confirmation_option(prompt="Requests with this key are refused from now on; this cannot be undone. "
+                                  "Revoke it?")
+@pass_state
+@writes
+def api_key_revoke(state: State, name: str) -> None:
+    """Revoke an API key; requests with it are refused from now on."""
+    keys.revoke_key(state.tenant_id, name)
+    click.echo(f"API key '{name}' revoked.")

@@ -1,0 +1,100 @@
+"""Discovery documents (RFC 7644 §4, RFC 7643 §5-§7), truthful about what scimsvc does."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from ..errors import NotFound
+from ..scim.schema import (
+    ENTERPRISE_SCHEMA,
+    LIST_RESPONSE_SCHEMA,
+    RESOURCE_TYPE_SCHEMA,
+    SCHEMAS,
+    SPC_SCHEMA,
+    USER_SCHEMA,
+)
+
+
+def service_provider_config(root: str) -> dict[str, Any]:
+    """RFC 7643 §5: which optional features this service supports."""
+    config = current_app.config
+    return {
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": "https://github.com/scimsvc/scimsvc#readme",
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": config["SCIMSVC_MAX_COUNT"]},
+        "changePassword": {"supported": True},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        "pagination": {
+            "cursor": False,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config["SCIMSVC_DEFAULT_COUNT"],
+            "maxPageSize": config["SCIMSVC_MAX_COUNT"],
+        },
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "API key (Bearer)",
+                "description": "An scimsvc API key sent as 'Authorization: Bearer <key>'. "
+                               "Issue one with 'scimsvc api-key create'.",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                "primary": True,
+            }
+        ],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": f"{root}/ServiceProviderConfig",
+        },
+    }
+
+
+def user_resource_type(root: str) -> dict[str, Any]:
+    """RFC 7643 §6: the one resource type served, with the enterprise extension."""
+    return {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "User",
+        "name": "User",
+        "endpoint": "/Users",
+        "description": "User Account",
+        "schema": USER_SCHEMA,
+        "schemaExtensions": [{"schema": ENTERPRISE_SCHEMA, "required": False}],
+        "meta": {"resourceType": "ResourceType", "location": f"{root}/ResourceTypes/User"},
+    }
+
+
+def resource_types(root: str) -> list[dict[str, Any]]:
+    return [user_resource_type(root)]
+
+
+def resource_type(root: str, name: str) -> dict[str, Any]:
+    for item in resource_types(root):
+        if item["id"].lower() == name.lower():
+            return item
+    raise NotFound(f"No resource type '{name}'.")
+
+
+def schemas(root: str) -> list[dict[str, Any]]:
+    return [s.to_scim(f"{root}/Schemas/{s.id}") for s in SCHEMAS.values()]
+
+
+def schema(root: str, urn: str) -> dict[str, Any]:
+    found = SCHEMAS.get(urn.lower())
+    if found is None:
+        raise NotFound(f"No schema '{urn}'.")
+    return found.to_scim(f"{root}/Schemas/{found.id}")
+
+
+def list_response(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """RFC 7644 §3.4.2: discovery lists are never paged."""
+    return {
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": len(resources),
+        "itemsPerPage": len(resources),
+        "startIndex": 1,
+        "Resources": resources,
+    }
+

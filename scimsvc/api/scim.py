@@ -1,0 +1,141 @@
+"""The /scim/v2 blueprint (RFC 7644 §3): parse the request, call one service, render the result."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Blueprint, current_app, g, request
+
+from ..errors import NotImplementedByServer
+from ..scim import listing
+from ..scim.projection import project, selection_from_args
+from ..scim.resource import dump_user, load_user
+from ..scim.versions import etag, not_modified
+from ..services import users as user_service
+from . import discovery, journal
+from .auth import authorize
+from .http import if_match, if_none_match, read_json, scim_response, scim_root, user_location
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+
+# A client's X-Request-Id is kept if it is a plain token that fits the journal's column.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=@-]{1,64}$")
+
+
+@bp.before_request
+def _authorize():
+    presented = request.headers.get("X-Request-Id", "")
+    g.request_id = presented if _REQUEST_ID.match(presented) else uuid.uuid4().hex
+    journal.bind_request()
+    g.credential = authorize(request.headers.get("Authorization"))
+    g.tenant_id = g.credential.key.tenant_id
+
+
+@bp.after_app_request
+def _request_id_header(response):
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    return response
+
+
+bp.after_request(journal.record_outcome)
+bp.teardown_app_request(journal.unbind)
+
+
+def _user_response(user, status: int = 200):
+    location = user_location(user.scim_id)
+    headers = {"ETag": etag(user.version)}
+    if status == 201:
+        headers["Location"] = location
+    # RFC 7644 §3.9: attributes/excludedAttributes apply to every response with a resource.
+    resource = project(dump_user(user, location), selection_from_args(request.args))
+    return scim_response(resource, status, headers)
+
+
+# --- Discovery (RFC 7644 §4) -------------------------------------------------
+
+@bp.get("/ServiceProviderConfig")
+def service_provider_config():
+    return scim_response(discovery.service_provider_config(scim_root()))
+
+
+@bp.get("/ResourceTypes")
+@bp.get("/ResourceTypes/<name>")
+def resource_types(name: str | None = None):
+    if name is None:
+        return scim_response(discovery.list_response(discovery.resource_types(scim_root())))
+    return scim_response(discovery.resource_type(scim_root(), name))
+
+
+@bp.get("/Schemas")
+@bp.get("/Schemas/<urn>")
+def schemas(urn: str | None = None):
+    if urn is None:
+        return scim_response(discovery.list_response(discovery.schemas(scim_root())))
+    return scim_response(discovery.schema(scim_root(), urn))
+
+
+# --- Users (RFC 7644 §3.3-§3.6) ----------------------------------------------
+
+@bp.get("/Users")
+def list_users():
+    return _list_response(listing.from_args(request.args, current_app.config))
+
+
+@bp.post("/Users/.search")
+@bp.post("/.search")
+def search_users():
+    # RFC 7644 §3.4.3; at the root it searches every resource type, and Users is the only one.
+    return _list_response(listing.from_search_request(read_json(), current_app.config))
+
+
+def _list_response(query: listing.ListQuery):
+    prefix = user_location("")
+    total, users = user_service.list_users(g.tenant_id, query, prefix)
+    return scim_response(listing.list_response(query, total, users, prefix))
+
+
+@bp.post("/Users")
+def create_user():
+    document, password = load_user(read_json())
+    return _user_response(user_service.create_user(g.tenant_id, document, password), 201)
+
+
+@bp.get("/Users/<scim_id>")
+def get_user(scim_id: str):
+    user = user_service.read_user(g.tenant_id, scim_id)
+    if not_modified(if_none_match(), user.version):
+        return scim_response(None, 304, {"ETag": etag(user.version)})
+    return _user_response(user)
+
+
+@bp.put("/Users/<scim_id>")
+def replace_user(scim_id: str):
+    document, password = load_user(read_json())
+    return _user_response(user_service.replace_user(g.tenant_id, scim_id, document, password,
+                                                    if_match()))
+
+
+@bp.patch("/Users/<scim_id>")
+def patch_user(scim_id: str):
+    return _user_response(user_service.patch_user(g.tenant_id, scim_id, read_json(), if_match()))
+
+
+@bp.delete("/Users/<scim_id>")
+def delete_user(scim_id: str):
+    user_service.delete_user(g.tenant_id, scim_id, if_match())
+    return scim_response(None, 204)
+
+
+# --- Not offered (RFC 7644 §3.7, §3.11) -----------------------------------------
+
+@bp.route("/Bulk", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def bulk():
+    raise NotImplementedByServer("Bulk operations are not supported (see /ServiceProviderConfig).")
+
+
+@bp.route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/Me/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def me(_rest: str | None = None):
+    raise NotImplementedByServer("/Me is not supported: API keys do not represent a User.")

@@ -1,0 +1,1 @@
+"""Database machinery without SCIM knowledge: engines, transactions, prepared statements, migrations."""

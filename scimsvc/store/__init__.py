@@ -1,0 +1,1 @@
+"""Every SQL statement of the request path: user rows, search, keys, the journal, settings."""

@@ -1,0 +1,1 @@
+"""The SCIM API through the Flask test client: protocol, listing, PATCH, auth, tenancy, configuration."""

@@ -1,0 +1,1 @@
+"""The SCIM protocol on its own (scimsvc.scim): no app, no database."""

@@ -1,0 +1,1 @@
+"""Domain operations: user writes, the lifecycle, the audit journal, migrations."""

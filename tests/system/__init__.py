@@ -1,0 +1,1 @@
+"""Tests that start real ``scimsvc serve`` (or other) processes; all marked ``system``."""
