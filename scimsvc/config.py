@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     # Public URL of the service (scheme://host[:port][/prefix]); None means
     # "derive it from the request", which is only right without a proxy.
     "SCIMSVC_BASE_URL": None,
+    # How many reverse proxies in front set X-Forwarded-*: 0 (the default) trusts none of them.
+    "SCIMSVC_TRUSTED_PROXIES": 0,
     # RFC 7644 §3.4.2.4: the page size a list gets by default and the most it may ask.
     "SCIMSVC_DEFAULT_COUNT": 100,
     "SCIMSVC_MAX_COUNT": 1000,
@@ -54,6 +56,13 @@ def _positive_number(raw: Any) -> float:
     return value
 
 
+def _proxy_count(raw: Any) -> int:
+    value = int(raw)
+    if not 0 <= value <= 10:
+        raise ValueError(raw)
+    return value
+
+
 def _log_level(raw: Any) -> str:
     level = str(raw).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -66,6 +75,7 @@ def _log_level(raw: Any) -> str:
 ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SCIMSVC_BASE_URL": ("SCIMSVC_BASE_URL", str),
+    "SCIMSVC_TRUSTED_PROXIES": ("SCIMSVC_TRUSTED_PROXIES", _proxy_count),
     "SCIMSVC_DEFAULT_COUNT": ("SCIMSVC_DEFAULT_COUNT", _positive_int),
     "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", _positive_int),
     "SCIMSVC_MAX_FILTER_LENGTH": ("SCIMSVC_MAX_FILTER_LENGTH", _positive_int),
@@ -92,7 +102,8 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
             found[key] = parse(raw)
         except (TypeError, ValueError):
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
-                    _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL"}.get(parse, "a string")
+                    _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+                    _proxy_count: "a number of proxies from 0 to 10"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors, health, requestlog
 from .http import TolerantPaths
@@ -15,3 +16,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(health.bp)
     requestlog.init_app(app)
     app.wsgi_app = TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
+    proxies = app.config.get("SCIMSVC_TRUSTED_PROXIES", 0)
+    if proxies:
+        # The client's address, scheme and host as the proxies saw them, taking the last
+        # ``proxies`` values of each header (the ones our proxies appended); anything a
+        # client put in front of those is ignored. Without the setting nothing is trusted.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
