@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "JSON_SORT_KEYS": False,
 }
 
+# Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
+# the other commands and ``serve`` clear it, so one run from the wrong folder creates nothing.
+CREATE_DATABASE = "SCIMSVC_CREATE_DATABASE"
+
 
 
 class ConfigError(ValueError):
@@ -132,7 +136,7 @@ def default_database_url(instance_path: str) -> str:
 def finalize(config: dict[str, Any], instance_path: str) -> None:
     """Fill in values that depend on others (the database path, a bare base URL)."""
     if not config.get("SQLALCHEMY_DATABASE_URI"):
-        os.makedirs(instance_path, exist_ok=True)
+        # The folder is made (0700) with the database file, by the command allowed to create it.
         config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
     check_database_url(config["SQLALCHEMY_DATABASE_URI"])
     base = config.get("SCIMSVC_BASE_URL")

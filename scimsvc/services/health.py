@@ -1,11 +1,14 @@
-"""Health for load balancers: is the process alive, is the database ready to serve."""
+"""Health: is the database ready to serve (for load balancers), are its files private (for serve)."""
 from __future__ import annotations
 
 import functools
+import os
+import stat
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import migrate
+from ..extensions import db
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,3 +36,25 @@ def readiness() -> str | None:
     if current != head:
         return f"The database schema is at revision {current}, this scimsvc needs {head}: run 'scimsvc db upgrade'."
     return None
+
+
+def files_open_to_others(instance_path: str) -> list[tuple[str, int]]:
+    """List the instance folder and SQLite files that other users may read: (path, mode) pairs.
+
+    The database holds key and password hashes; its folder should be 0700 and the
+    database, -wal and -shm files 0600 (what ``scimsvc init`` creates).
+    """
+    paths = [instance_path]
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = os.path.abspath(url.database)
+        paths += [database, f"{database}-wal", f"{database}-shm"]
+    found = []
+    for path in paths:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            found.append((path, mode))
+    return found
