@@ -126,7 +126,8 @@ def check_database_url(url: Any) -> None:
         parsed.get_dialect().import_dbapi()
     except (ImportError, NoSuchModuleError):
         raise ConfigError(f"The database driver for {parsed.drivername!r} is not installed: "
-                          "pip install 'scimsvc[postgres]' and use postgresql+psycopg://...") from None
+                          "pip install 'psycopg[binary]' (or '.[postgres]' in scimsvc's folder) and use "
+                          "postgresql+psycopg://...") from None
 
 
 def default_database_url(instance_path: str) -> str:
