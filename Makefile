@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run lint test clean
+.PHONY: help install run lint test clean dist
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,8 +32,13 @@ lint: install ## Check that imports flow one way (the import-linter contracts in
 test: install lint ## Check the import contracts, then run the test suite (SQLite; needs nothing else installed)
 	$(BIN)/python -m pytest
 
-clean: ## Remove the virtualenv and caches (keeps instance/)
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+dist: install ## Build the wheel to install on servers: dist/scimsvc-VERSION-py3-none-any.whl
+	rm -rf dist build
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
+clean: ## Remove the virtualenv, caches and dist/ (keeps instance/)
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info
 
 # PostgreSQL: the same suite, each test in a schema of its own in this database.
 SCIMSVC_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test

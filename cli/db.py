@@ -27,10 +27,21 @@ def db_upgrade(revision: str) -> None:
 
 @db.command("current")
 @json_option
-def db_current(as_json: bool) -> None:
-    """Print the database's schema revision and the newest this scimsvc knows."""
+@click.pass_context
+def db_current(ctx: click.Context, as_json: bool) -> None:
+    """Print the database's schema revision and the newest this scimsvc knows.
+
+    Exits 1 unless the database is at the newest revision (behind, ahead, not
+    initialised or missing), so scripts and health checks can rely on the status.
+    """
     current, head = database.current_revision(), database.head_revision()
     known = current is None or current in database.known_revisions()
+    _print_current(current, head, known, as_json)
+    if current != head:
+        ctx.exit(1)
+
+
+def _print_current(current: str | None, head: str, known: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"current": current, "head": head, "up_to_date": current == head,
                    "known": known})

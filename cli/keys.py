@@ -1,5 +1,7 @@
-"""``scimsvc api-key``: issue, list and revoke the bearer keys of the SCIM API."""
+"""``scimsvc api-key``: issue, rotate, list and revoke the bearer keys of the SCIM API."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 import click
 
@@ -17,7 +19,7 @@ def _key_json(key) -> dict:
             "revoked": when(key.revoked_at)}
 
 
-@click.group("api-key", short_help="Create, list and revoke API keys.")
+@click.group("api-key", short_help="Create, rotate, list and revoke API keys.")
 def api_key() -> None:
     """API keys: bearer credentials for the SCIM API, acting with their team's roles."""
 
@@ -34,12 +36,7 @@ def api_key_create(state: State, team_name: str, name: str, expires_in: int | No
     if expires_in is not None and not 0 < expires_in <= keys.MAX_EXPIRES_IN_DAYS:
         raise click.ClickException(
             f"--expires-in is a number of days from 1 to {keys.MAX_EXPIRES_IN_DAYS}.")
-    try:
-        key, secret = keys.issue_key(state.tenant_id, team_name, name, expires_in)
-    except keys.KeyNameTaken as taken:
-        raise click.ClickException(f"API key '{taken.name}' already exists" + (
-            f" ({taken.state}); give the new key another --name." if taken.state != "active"
-            else ".")) from None
+    key, secret = keys.issue_key(state.tenant_id, team_name, name, expires_in)
     if not keys.team_grants(key.team, SCIM_PROVISION, TENANT):
         note(f"Warning: team '{key.team.name}' has no role granting {SCIM_PROVISION}; "
              "the SCIM API answers this key with 403 until it gets one.")
@@ -50,6 +47,38 @@ def api_key_create(state: State, team_name: str, name: str, expires_in: int | No
     note(f"API key '{key.name}' for team '{key.team.name}' created"
          f"{' (expires ' + when(key.expires_at) + ')' if key.expires_at else ''}. "
          "Copy it now: it is not stored and cannot be shown again.")
+
+
+@api_key.command("rotate")
+@click.argument("name")
+@click.option("--grace", type=click.IntRange(0, 8760), default=24, show_default=True, metavar="HOURS",
+              help="Hours the old key keeps working (0 revokes it at once).")
+@click.option("--expires-in", type=int, metavar="DAYS",
+              help="Expire the new key after DAYS days (default: the old key's lifetime).")
+@json_option
+@pass_state
+@writes
+def api_key_rotate(state: State, name: str, grace: int, expires_in: int | None, as_json: bool) -> None:
+    """Issue a replacement key under the same name and print it; the old one works for --grace hours.
+
+    The old key is renamed NAME@PREFIX (see 'api-key list'); revoke it by that name to end
+    its grace early.
+    """
+    if expires_in is not None and not 0 < expires_in <= keys.MAX_EXPIRES_IN_DAYS:
+        raise click.ClickException(
+            f"--expires-in is a number of days from 1 to {keys.MAX_EXPIRES_IN_DAYS}.")
+    done = keys.rotate_key(state.tenant_id, name, timedelta(hours=grace), expires_in)
+    if as_json:
+        emit_json({**_key_json(done.key), "key": done.secret, "replaced": _key_json(done.replaced)})
+        return
+    click.echo(done.secret)
+    old = done.replaced
+    until = (f"is accepted until {when(old.expires_at)}, then refused" if old.revoked_at is None
+             else "is revoked")
+    note(f"API key '{done.key.name}' rotated"
+         f"{' (expires ' + when(done.key.expires_at) + ')' if done.key.expires_at else ''}. "
+         f"The old key, now '{old.name}', {until}. "
+         "Copy the new key now: it is not stored and cannot be shown again.")
 
 
 @api_key.command("list")

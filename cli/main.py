@@ -6,6 +6,7 @@ import os
 import click
 
 from scimsvc import __version__
+from scimsvc.config import CREATE_DATABASE
 from scimsvc.database import migrate
 from scimsvc.services.organizations import ensure_organization
 
@@ -28,6 +29,9 @@ def cli(ctx: click.Context, org: str | None) -> None:
     if ctx.invoked_subcommand in ("serve",):
         return  # gunicorn workers build their own app
     app = state.ensure_app()
+    # Only init may create the database: any other command finding none was run against
+    # the wrong instance folder or URL, and must say so rather than start an empty one.
+    app.config[CREATE_DATABASE] = ctx.invoked_subcommand == "init"
     ctx.with_resource(app.app_context())
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import logging
 from typing import Any
 
@@ -9,7 +10,9 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from scimsvc import create_app
+from scimsvc.config import CREATE_DATABASE
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
+from scimsvc.services.health import files_open_to_others
 
 
 class _Server(BaseApplication):
@@ -72,6 +75,7 @@ def check_ready() -> str:
     server refuses to start instead of answering every request with a 500.
     """
     app = create_app()
+    app.config[CREATE_DATABASE] = False
     with app.app_context():
         current, head = revision_status()
     if current is None:
@@ -81,6 +85,12 @@ def check_ready() -> str:
     if current != head:
         raise click.ClickException(f"The database schema is at revision {current}, this scimsvc "
                                    f"needs {head}: run 'scimsvc init' to upgrade it.")
+    with app.app_context():
+        exposed = files_open_to_others(app.instance_path)
+    for path, mode in exposed:
+        private = "700" if os.path.isdir(path) else "600"
+        click.echo(f"Warning: {path} is open to other users (mode {mode:o}); it holds or guards "
+                   f"key and password hashes: chmod {private} {path}", err=True)
     return app.config["SCIMSVC_LOG_LEVEL"]
 
 

@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     # Public URL of the service (scheme://host[:port][/prefix]); None means
     # "derive it from the request", which is only right without a proxy.
     "SCIMSVC_BASE_URL": None,
+    # How many reverse proxies in front set X-Forwarded-*: 0 (the default) trusts none of them.
+    "SCIMSVC_TRUSTED_PROXIES": 0,
     # RFC 7644 §3.4.2.4: the page size a list gets by default and the most it may ask.
     "SCIMSVC_DEFAULT_COUNT": 100,
     "SCIMSVC_MAX_COUNT": 1000,
@@ -33,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_LOG_LEVEL": "INFO",
     "JSON_SORT_KEYS": False,
 }
+
+# Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
+# the other commands and ``serve`` clear it, so one run from the wrong folder creates nothing.
+CREATE_DATABASE = "SCIMSVC_CREATE_DATABASE"
 
 
 
@@ -54,6 +60,13 @@ def _positive_number(raw: Any) -> float:
     return value
 
 
+def _proxy_count(raw: Any) -> int:
+    value = int(raw)
+    if not 0 <= value <= 10:
+        raise ValueError(raw)
+    return value
+
+
 def _log_level(raw: Any) -> str:
     level = str(raw).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -66,6 +79,7 @@ def _log_level(raw: Any) -> str:
 ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SCIMSVC_BASE_URL": ("SCIMSVC_BASE_URL", str),
+    "SCIMSVC_TRUSTED_PROXIES": ("SCIMSVC_TRUSTED_PROXIES", _proxy_count),
     "SCIMSVC_DEFAULT_COUNT": ("SCIMSVC_DEFAULT_COUNT", _positive_int),
     "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", _positive_int),
     "SCIMSVC_MAX_FILTER_LENGTH": ("SCIMSVC_MAX_FILTER_LENGTH", _positive_int),
@@ -92,7 +106,8 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
             found[key] = parse(raw)
         except (TypeError, ValueError):
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
-                    _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL"}.get(parse, "a string")
+                    _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+                    _proxy_count: "a number of proxies from 0 to 10"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 
@@ -111,7 +126,8 @@ def check_database_url(url: Any) -> None:
         parsed.get_dialect().import_dbapi()
     except (ImportError, NoSuchModuleError):
         raise ConfigError(f"The database driver for {parsed.drivername!r} is not installed: "
-                          "pip install 'scimsvc[postgres]' and use postgresql+psycopg://...") from None
+                          "pip install 'psycopg[binary]' (or '.[postgres]' in scimsvc's folder) and use "
+                          "postgresql+psycopg://...") from None
 
 
 def default_database_url(instance_path: str) -> str:
@@ -121,7 +137,7 @@ def default_database_url(instance_path: str) -> str:
 def finalize(config: dict[str, Any], instance_path: str) -> None:
     """Fill in values that depend on others (the database path, a bare base URL)."""
     if not config.get("SQLALCHEMY_DATABASE_URI"):
-        os.makedirs(instance_path, exist_ok=True)
+        # The folder is made (0700) with the database file, by the command allowed to create it.
         config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
     check_database_url(config["SQLALCHEMY_DATABASE_URI"])
     base = config.get("SCIMSVC_BASE_URL")

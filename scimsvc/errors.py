@@ -117,3 +117,19 @@ class PayloadTooLarge(ScimsvcError):
 class NotImplementedByServer(ScimsvcError):
     status = 501
     default_detail = "This operation is not implemented by scimsvc."
+
+
+class DatabaseMissing(ScimsvcError):
+    """The SQLite file the settings name does not exist, and only ``scimsvc init`` may create it.
+
+    Raised instead of letting SQLite create an empty file: a command run from the
+    wrong folder would otherwise work on a second, empty database.
+    """
+
+    status = 503
+
+    def __init__(self, path: str, instance_path: str):
+        super().__init__(
+            f"No database at {path} (instance folder {instance_path}): set SCIMSVC_INSTANCE_PATH "
+            "or SCIMSVC_DATABASE_URL to point at yours, or run 'scimsvc init' to create it there.")
+        self.path, self.instance_path = path, instance_path

@@ -78,6 +78,13 @@ def app(tmp_path, database_url):
     _close(app)
 
 
+def create_empty_database(database_url: str) -> None:
+    """Make the test's database exist without tables, as a database created outside scimsvc
+    would (on PostgreSQL the test's schema already is that)."""
+    if database_url.startswith("sqlite:///"):
+        _sqlite_path(database_url).touch()
+
+
 class Admin:
     """Runs CLI commands against the test app, the way an admin would type them."""
 

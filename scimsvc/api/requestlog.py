@@ -1,7 +1,8 @@
 """The structured request log: one JSON line per request on the ``scimsvc.requests`` logger.
 
 Every request gets a line, reads included: this is where an IdP's lookups
-are recorded (the audit journal takes writes and failures). A line holds the
+are recorded (the audit journal takes writes and failures); load-balancer
+probes (/healthz, /readyz) are written at DEBUG. A line holds the
 request id (also sent as ``X-Request-Id`` and stored in the journal), time,
 method, path (no query string), status, duration, API key name and id,
 organization id, user agent and client address. It never holds a header
@@ -23,6 +24,7 @@ from datetime import datetime, timezone
 from flask import Flask, Response, g, request
 
 from ..services import audit
+from . import health
 
 log = logging.getLogger("scimsvc.requests")
 
@@ -74,9 +76,11 @@ def _finish(response: Response) -> Response:
         "user_agent": request.headers.get("User-Agent"),
         "remote_addr": request.remote_addr,
     }
-    if log.isEnabledFor(logging.INFO):
+    # Load-balancer probes come every few seconds: at INFO they would drown the requests.
+    level = logging.DEBUG if request.path in health.PATHS else logging.INFO
+    if log.isEnabledFor(level):
         # Made here rather than by log.info, which walks the stack to name the caller.
-        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0,
+        log.handle(log.makeRecord(log.name, level, __file__, 0,
                                   json.dumps(line, ensure_ascii=False, separators=(",", ":")),
                                   (), None, "_finish", {"scimsvc_request": line}))
     return response

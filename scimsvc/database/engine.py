@@ -6,6 +6,7 @@ FOR UPDATE), so concurrent writers to one user, on any host, apply in turn.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import weakref
 from typing import Any, Mapping
@@ -15,6 +16,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..config import CREATE_DATABASE
+from ..errors import DatabaseMissing
 from ..extensions import db
 from .transactions import release_read_connection, write_intent
 
@@ -32,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(release_read_connection)
     with app.app_context():
         configure_engine(db.engine, app.config)
+        guard_sqlite_file(db.engine, app.config, app.instance_path)
 
 
 def is_sqlite(url: str) -> bool:
@@ -159,3 +163,32 @@ def is_unique_violation(error: IntegrityError) -> bool:
     if sqlstate is not None:
         return sqlstate == "23505"
     return "UNIQUE constraint failed" in str(orig)
+
+
+def guard_sqlite_file(engine: Engine, config: Mapping[str, Any], instance_path: str) -> None:
+    """Create ``engine``'s SQLite file private to its owner, or refuse to create it at all.
+
+    The file holds key and password hashes: it is created ``0600`` (SQLite gives its
+    -wal and -shm files the database's mode), and the instance folder holding it ``0700``.
+    While ``config[CREATE_DATABASE]`` is false, a missing file raises DatabaseMissing
+    instead of becoming a new, empty database.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    path = os.path.abspath(path)
+
+    @event.listens_for(engine, "do_connect")
+    def _create_privately(_dialect, _record, _cargs, _cparams):
+        if os.path.exists(path):
+            return
+        if not config.get(CREATE_DATABASE, True):
+            raise DatabaseMissing(path, instance_path)
+        folder = os.path.dirname(path)
+        if folder == os.path.abspath(instance_path):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:  # another process made it first
+            pass

@@ -1,9 +1,15 @@
-"""API keys: issuing (the secret is shown once), revoking, and checking a presented key.
+"""API keys: issuing (the secret is shown once), rotating, revoking, and checking a presented key.
 
 A key is ``scimsvc_<prefix>_<secret>``: the prefix (48 bits, stored in clear)
 finds the row with one indexed lookup; the whole key is stored only as a
 SHA-256 digest and compared in constant time. The secret part carries 256 bits
 from ``secrets``, so a fast hash is the right one (there is nothing to guess).
+
+A name belongs to one live key. When a key is replaced (rotated, or a new key
+takes the name of a revoked or expired one) the old key is renamed
+``NAME@PREFIX`` (its visible prefix, e.g. ``okta@3f9a0c1b2d4e``): its history
+stays attached to it in the journal, which records key ids, and the name is
+free for the replacement.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from ..errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
 from ..store import keys as store
-from .names import clean_name
+from .names import MAX_NAME, clean_name
 from .teams import get_team
 
 KEY_PATTERN = re.compile(r"^scimsvc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -32,18 +38,20 @@ KEY_PATTERN = re.compile(r"^scimsvc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 # A hundred years: far enough to mean "long-lived", near enough for a datetime.
 MAX_EXPIRES_IN_DAYS = 36_500
+# How long a rotated key keeps working by default: a day to update the IdP.
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
+MAX_ROTATION_GRACE = timedelta(days=365)
 log = logging.getLogger(__name__)
 # Compared against when no key has the presented prefix, so both paths do the same work.
 _DUMMY_HASH = hashlib.sha256(b"scimsvc-no-such-key").hexdigest()
 
 
 class KeyNameTaken(Conflict):
-    """An API key of the organization already has the name (``state``: that key's state)."""
+    """An active API key of the organization already has the name."""
 
-    def __init__(self, name: str, state: str):
-        super().__init__(f"API key '{name}' already exists" +
-                         (f" ({state}); give the new key another name." if state != "active" else "."))
-        self.name, self.state = name, state
+    def __init__(self, name: str):
+        super().__init__(f"API key '{name}' already exists.")
+        self.name = name
 
 
 def hash_key(key: str) -> str:
@@ -64,20 +72,92 @@ def issue_key(tenant_id: int, team_name: str, name: str,
 def _issue_key(tenant_id: int, team_name: str, name: str,
                expires_in_days: int | None) -> tuple[ApiKey, str]:
     team = get_team(tenant_id, team_name)
-    existing = db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name))
+    existing = _find(tenant_id, name)
     if existing is not None:
-        # A revoked key keeps its name (and its history); a replacement needs a new one.
-        raise KeyNameTaken(name, key_state(existing))
+        if key_state(existing) == "active":
+            raise KeyNameTaken(name)
+        # A dead key (revoked or expired) gives its name up to the new one.
+        _retire_name(existing)
+    return _new_key(tenant_id, team, name,
+                    timedelta(days=expires_in_days) if expires_in_days else None)
+
+
+def _new_key(tenant_id: int, team: Team, name: str,
+             lifetime: timedelta | None) -> tuple[ApiKey, str]:
     prefix = secrets.token_hex(6)
     secret = f"scimsvc_{prefix}_{secrets.token_urlsafe(32)}"
     now = utcnow()
     key = ApiKey(
         tenant_id=tenant_id, team=team, name=name, prefix=prefix, secret_hash=hash_key(secret),
         created_at=now,
-        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+        expires_at=now + lifetime if lifetime else None,
     )
     db.session.add(key)
     return key, secret
+
+
+def _find(tenant_id: int, name: str) -> ApiKey | None:
+    return db.session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.name == name))
+
+
+def retired_name(key: ApiKey) -> str:
+    """Return the name a replaced key takes: ``NAME@PREFIX``, cut to fit the name column."""
+    suffix = f"@{key.prefix}"
+    return key.name[:MAX_NAME - len(suffix)] + suffix
+
+
+def _retire_name(key: ApiKey) -> None:
+    key.name = retired_name(key)
+    db.session.flush()  # the rename reaches the database before the new key's INSERT
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotation's result: the new key, its secret (shown once), and the old key, renamed."""
+
+    key: ApiKey
+    secret: str
+    replaced: ApiKey
+
+
+def rotate_key(tenant_id: int, name: str, grace: timedelta = DEFAULT_ROTATION_GRACE,
+               expires_in_days: int | None = None) -> Rotation:
+    """Issue a replacement for the active key ``name``, in its team and under its name.
+
+    The old key is renamed (``retired_name``) and keeps working for ``grace``,
+    then expires (a zero grace revokes it at once), so the IdP can be switched
+    to the new key without a window of refused requests. The new key expires
+    after ``expires_in_days``, or by default after as long as the old one was
+    given (never, if it had no expiry). Raises NotFound for an unknown name,
+    Conflict for a revoked or expired key, InvalidValue for a grace outside
+    0 to 365 days.
+    """
+    if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
+        raise InvalidValue("The grace period of a rotation is 0 to 8760 hours.")
+    if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRES_IN_DAYS:
+        raise InvalidValue(f"An API key expires after 1 to {MAX_EXPIRES_IN_DAYS} days.")
+    with write_transaction():
+        old = _find(tenant_id, name)
+        if old is None:
+            raise NotFound(f"No API key '{name}'.")
+        now = utcnow()
+        state = key_state(old, now)
+        if state != "active":
+            raise Conflict(f"API key '{name}' is {state}: create a new one with 'api-key create'.")
+        if expires_in_days is not None:
+            lifetime: timedelta | None = timedelta(days=expires_in_days)
+        elif old.expires_at is not None:
+            lifetime = old.expires_at - old.created_at
+        else:
+            lifetime = None
+        _retire_name(old)
+        if grace:
+            # Never later than it would have expired anyway.
+            old.expires_at = min(old.expires_at or now + grace, now + grace)
+        else:
+            old.revoked_at = now
+        key, secret = _new_key(tenant_id, old.team, name, lifetime)
+    return Rotation(key, secret, old)
 
 
 def list_keys(tenant_id: int) -> list[ApiKey]:
@@ -166,5 +246,5 @@ def _touch(key: Any, now: datetime) -> None:
         log.warning("could not record last use of API key %s", key.name)
 
 
-__all__ = ["issue_key", "list_keys", "revoke_key", "authenticate", "key_state", "team_grants",
+__all__ = ["issue_key", "rotate_key", "retired_name", "Rotation", "list_keys", "revoke_key", "authenticate", "key_state", "team_grants",
            "Credential"]

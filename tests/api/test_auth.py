@@ -244,3 +244,25 @@ def test_database_file_contains_no_plaintext_key(app, admin, scim):
     assert keys.hash_key(key).encode() in contents  # the search looks at the right bytes
     assert key.encode() not in contents
     assert random_part.encode() not in contents
+
+
+def test_rotated_key_works_during_the_grace_then_is_refused(admin, app, scim, monkeypatch):
+    new_key = json.loads(admin("api-key", "rotate", "okta", "--grace", "2", "--json").stdout)["key"]
+    rotated = keys.utcnow()
+    new = ScimClient(app.test_client(), new_key)
+    assert scim.get("ServiceProviderConfig").status_code == 200
+    assert new.get("ServiceProviderConfig").status_code == 200
+
+    monkeypatch.setattr(keys, "utcnow", lambda: rotated + timedelta(hours=2) - timedelta(minutes=1))
+    assert scim.get("ServiceProviderConfig").status_code == 200
+    assert new.get("ServiceProviderConfig").status_code == 200
+
+    monkeypatch.setattr(keys, "utcnow", lambda: rotated + timedelta(hours=2, seconds=1))
+    assert_401(scim.get("ServiceProviderConfig"), "invalid_token")
+    assert new.get("ServiceProviderConfig").status_code == 200
+
+
+def test_rotation_with_no_grace_refuses_the_old_key_at_once(admin, app, scim):
+    new_key = json.loads(admin("api-key", "rotate", "okta", "--grace", "0", "--json").stdout)["key"]
+    assert_401(scim.get("ServiceProviderConfig"), "invalid_token")
+    assert ScimClient(app.test_client(), new_key).get("ServiceProviderConfig").status_code == 200

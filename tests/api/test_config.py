@@ -110,7 +110,8 @@ def test_relative_sqlite_url_lives_in_the_instance_folder(instance, monkeypatch)
     ("mysql://u@localhost/db", "SCIMSVC_DATABASE_URL names 'mysql': scimsvc runs on SQLite or PostgreSQL."),
     ("postgresql+nosuchdriver://u@localhost/db",
      "The database driver for 'postgresql+nosuchdriver' is not installed: "
-     "pip install 'scimsvc[postgres]' and use postgresql+psycopg://..."),
+     "pip install 'psycopg[binary]' (or '.[postgres]' in scimsvc's folder) and use "
+     "postgresql+psycopg://..."),
 ])
 def test_unusable_database_url_is_one_line_error(instance, monkeypatch, url, message):
     from click.testing import CliRunner

@@ -1,4 +1,4 @@
-"""scimsvc api-key create / list / revoke."""
+"""scimsvc api-key create / rotate / list / revoke."""
 from __future__ import annotations
 
 import json
@@ -112,8 +112,6 @@ def test_revoke_asks_for_confirmation_then_marks_the_key(admin):
     (listed,) = json.loads(admin("api-key", "list", "--json").stdout)
     assert listed["state"] == "revoked"
     assert listed["revoked"] is not None
-    assert_fails(admin("api-key", "create", "--team", "idp", "--name", "okta", ok=False),
-                 "API key 'okta' already exists (revoked); give the new key another --name.")
     # Revoking again is harmless and keeps the first time.
     admin("api-key", "revoke", "okta", "--yes")
     assert json.loads(admin("api-key", "list", "--json").stdout)[0]["revoked"] == listed["revoked"]
@@ -121,3 +119,52 @@ def test_revoke_asks_for_confirmation_then_marks_the_key(admin):
 
 def test_revoke_unknown(admin):
     assert_fails(admin("api-key", "revoke", "nope", "--yes", ok=False), "No API key 'nope'.")
+
+
+def test_a_revoked_keys_name_can_be_reused_and_the_old_key_keeps_its_history(admin):
+    _team(admin)
+    first = json.loads(admin("api-key", "create", "--team", "idp", "--name", "okta", "--json").stdout)
+    admin("api-key", "revoke", "okta", "--yes")
+    second = json.loads(admin("api-key", "create", "--team", "idp", "--name", "okta", "--json").stdout)
+    listed = {k["name"]: (k["prefix"], k["state"]) for k in json.loads(admin("api-key", "list", "--json").stdout)}
+    old_prefix = first["prefix"].removeprefix("scimsvc_")
+    assert listed == {"okta": (second["prefix"], "active"),
+                      f"okta@{old_prefix}": (first["prefix"], "revoked")}
+
+
+def test_rotate_prints_the_new_key_once_and_names_the_old_one(admin):
+    _team(admin)
+    old = json.loads(admin("api-key", "create", "--team", "idp", "--name", "okta", "--json").stdout)
+    result = admin("api-key", "rotate", "okta")
+    assert KEY.match(result.stdout.rstrip("\n")) and result.stdout.count("\n") == 1
+    old_name = f"okta@{old['prefix'].removeprefix('scimsvc_')}"
+    assert re.fullmatch(
+        rf"API key 'okta' rotated\. The old key, now '{old_name}', is accepted until "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, then refused\. "
+        r"Copy the new key now: it is not stored and cannot be shown again\.\n", result.stderr)
+    listed = {k["name"]: k for k in json.loads(admin("api-key", "list", "--json").stdout)}
+    assert listed["okta"]["prefix"] == result.stdout.strip()[:len("scimsvc_") + 12]
+    assert listed["okta"]["team"] == "idp" and listed["okta"]["expires"] is None
+    grace_end = _parse(listed[old_name]["expires"])
+    assert timedelta(hours=23, minutes=59) < grace_end - utcnow() <= timedelta(hours=24)
+
+
+def test_rotate_json_and_grace_zero_revokes_at_once(admin):
+    _team(admin)
+    admin("api-key", "create", "--team", "idp", "--name", "okta", "--expires-in", "30")
+    data = json.loads(admin("api-key", "rotate", "okta", "--grace", "0", "--json").stdout)
+    assert KEY.match(data["key"]) and data["name"] == "okta" and data["state"] == "active"
+    assert data["replaced"]["state"] == "revoked" and data["replaced"]["name"].startswith("okta@")
+    # The new key gets the old one's lifetime.
+    assert timedelta(days=29, hours=23) < _parse(data["expires"]) - utcnow() <= timedelta(days=30)
+
+
+def test_rotate_mistakes(admin):
+    _team(admin)
+    assert_fails(admin("api-key", "rotate", "nope", ok=False), "No API key 'nope'.")
+    admin("api-key", "create", "--team", "idp", "--name", "okta")
+    admin("api-key", "revoke", "okta", "--yes")
+    assert_fails(admin("api-key", "rotate", "okta", ok=False),
+                 "API key 'okta' is revoked: create a new one with 'api-key create'.")
+    bad = admin("api-key", "rotate", "okta", "--grace", "-1", ok=False)
+    assert bad.exit_code == 2 and "--grace" in bad.output

@@ -9,7 +9,7 @@ import pytest
 from cli.main import cli
 from scimsvc import create_app
 from tests.cli import assert_fails
-from tests.conftest import Admin
+from tests.conftest import Admin, create_empty_database
 from tests.databases import is_postgres
 
 
@@ -31,9 +31,40 @@ def test_init_keeps_existing_data(admin):
     assert json.loads(admin("role", "list", "--json").stdout)[0]["name"] == "scim-provisioner"
 
 
-def test_command_before_init_asks_for_init(app):
+def test_command_before_init_asks_for_init(app, database_url):
+    create_empty_database(database_url)
     assert_fails(Admin(app)("role", "list", ok=False),
                  "The database is not initialised: run 'scimsvc init' first.")
+
+
+def _missing(instance) -> str:
+    return (f"No database at {instance / 'scimsvc.sqlite3'} (instance folder {instance}): "
+            "set SCIMSVC_INSTANCE_PATH or SCIMSVC_DATABASE_URL to point at yours, "
+            "or run 'scimsvc init' to create it there.")
+
+
+@pytest.mark.parametrize("command", [("role", "list"), ("db", "current"), ("db", "upgrade"),
+                                     ("api-key", "list"), ("org", "create", "acme")])
+def test_commands_other_than_init_refuse_to_create_a_missing_database(tmp_path, monkeypatch,
+                                                                     command):
+    """Run from the wrong folder, a command used to start a second, empty database there."""
+    from click.testing import CliRunner
+
+    monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "wrong"))
+    assert_fails(CliRunner().invoke(cli, list(command)), _missing(tmp_path / "wrong"))
+    assert not (tmp_path / "wrong").exists()  # not even the folder
+
+
+def test_init_creates_the_missing_database(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "new"))
+    result = CliRunner().invoke(cli, ["init"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Database ready: sqlite:///{tmp_path / 'new' / 'scimsvc.sqlite3'}\n")
+    assert CliRunner().invoke(cli, ["role", "list", "--json"]).output == "[]\n"
 
 
 def test_unknown_org_is_one_line_error(admin):
@@ -140,8 +171,19 @@ def test_serve_refuses_an_uninitialised_database(tmp_path, monkeypatch):
 
     monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
     monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "scimsvc.sqlite3").touch()
     result = CliRunner().invoke(cli, ["serve", "--port", "8000"])  # never reaches gunicorn
     assert_fails(result, "The database is not initialised: run 'scimsvc init' first.")
+
+
+def test_serve_refuses_a_missing_database_and_creates_none(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.delenv("SCIMSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "wrong"))
+    assert_fails(CliRunner().invoke(cli, ["serve"]), _missing(tmp_path / "wrong"))
+    assert not (tmp_path / "wrong").exists()
 
 
 def test_serve_refuses_a_schema_behind_the_code(tmp_path, monkeypatch):

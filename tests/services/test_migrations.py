@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from scimsvc.database import engine as dialect, migrate
 from scimsvc.extensions import db
 from scimsvc.database import migrate as database
-from tests.conftest import Admin, ScimClient
+from tests.conftest import Admin, ScimClient, create_empty_database
 from tests.databases import is_postgres
 from tests.scimdata import CORE_USER, ENTERPRISE
 
@@ -287,10 +287,29 @@ def test_init_and_db_commands_are_idempotent(admin):
     assert admin("db", "upgrade").output == f"Database already at {head.split()[0]}.\n"
 
 
-def test_db_current_on_an_empty_database_says_how_to_initialise(app):
-    result = Admin(app)("db", "current")
+def test_db_current_on_an_empty_database_says_how_to_initialise_and_fails(app, database_url):
+    create_empty_database(database_url)
+    result = Admin(app)("db", "current", ok=False)
+    assert result.exit_code == 1
     assert result.output.startswith("Database not initialised")
     assert "scimsvc db upgrade" in result.output
+    assert json.loads(Admin(app)("db", "current", "--json", ok=False).output)["current"] is None
+
+
+def test_db_current_behind_the_code_keeps_its_text_and_fails(app):
+    with app.app_context():
+        database.upgrade("0001")
+    head = database.head_revision()
+    if head == "0001":
+        pytest.skip("only one revision exists")
+    result = Admin(app)("db", "current", ok=False)
+    assert (result.exit_code, result.output) == (1, f"0001 (head is {head}: run 'scimsvc db upgrade')\n")
+    assert json.loads(Admin(app)("db", "current", "--json", ok=False).output)["up_to_date"] is False
+
+
+def test_db_current_at_head_exits_0(admin):
+    result = admin("db", "current")
+    assert (result.exit_code, result.output) == (0, f"{database.head_revision()} (head)\n")
 
 
 def test_concurrent_upgrades_apply_each_revision_once(app):
@@ -341,8 +360,9 @@ def test_a_database_upgraded_by_a_newer_scimsvc_is_refused_in_one_line(app, admi
         assert result.output.startswith("Error: The database is at revision 0999, which this "
                                         "scimsvc does not know")
         assert "newer scimsvc upgraded it" in result.output
-    assert "(unknown here)" in admin("db", "current").output
-    assert json.loads(admin("db", "current", "--json").output)["known"] is False
+    ahead = admin("db", "current", ok=False)
+    assert ahead.exit_code == 1 and "(unknown here)" in ahead.output
+    assert json.loads(admin("db", "current", "--json", ok=False).output)["known"] is False
     with app.app_context():
         assert database.current_revision() == "0999"
 
