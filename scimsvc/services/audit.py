@@ -82,12 +82,19 @@ _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 def bind(context: RequestContext | None) -> None:
     """Make ``context`` the current request's (None ends it)."""
     if context is not None:
-        # Client-chosen values are cut to their columns' sizes (PostgreSQL enforces them).
-        context.user_agent = context.user_agent[:USER_AGENT_MAX] if context.user_agent else None
-        context.method = context.method[:10]
+        # Client-chosen values are cut to their columns' sizes and lose any NUL
+        # (PostgreSQL enforces the sizes and stores no NUL in text: /Users/%00 was never journaled).
+        context.user_agent = _storable(context.user_agent[:USER_AGENT_MAX]) \
+            if context.user_agent else None
+        context.method = _storable(context.method[:10])
+        context.path = _storable(context.path)
         if context.target_id is not None:
-            context.target_id = context.target_id[:36]
+            context.target_id = _storable(context.target_id[:36])
     _current.set(context)
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def current() -> RequestContext | None:

@@ -14,6 +14,7 @@ from typing import Any
 from ..database.transactions import write_transaction
 from ..errors import InvalidValue, NotFound
 from ..models import utcnow
+from ..scim.filters.grammar import shown
 from ..scim.filters.tree import indexed_equality, parse_filter
 from ..scim.listing import ListQuery
 from ..scim.patch.engine import apply_patch
@@ -41,9 +42,9 @@ def read_user(tenant_id: int, scim_id: str) -> Any:
 
     Raises NotFound (404).
     """
-    user = store.read_live_user(tenant_id, scim_id)
+    user = store.read_live_user(tenant_id, scim_id) if _may_exist(scim_id) else None
     if user is None:
-        raise NotFound(f"User {scim_id} not found.")
+        raise NotFound(f"User {shown(scim_id)} not found.")
     audit.note_target(user)
     return user
 
@@ -71,10 +72,15 @@ def list_users(tenant_id: int, query: ListQuery, location_prefix: str) -> tuple[
                                limit=query.count)
 
 
+def _may_exist(scim_id: str) -> bool:
+    # PostgreSQL refuses NUL in any text parameter (a 500 before); no id holds one.
+    return "\x00" not in scim_id
+
+
 def _locked_user(connection: Any, tenant_id: int, scim_id: str) -> UserRecord:
-    user = store.lock_live_user(connection, tenant_id, scim_id)
+    user = store.lock_live_user(connection, tenant_id, scim_id) if _may_exist(scim_id) else None
     if user is None:
-        raise NotFound(f"User {scim_id} not found.")
+        raise NotFound(f"User {shown(scim_id)} not found.")
     audit.note_target(user)
     return user
 

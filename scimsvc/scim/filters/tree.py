@@ -227,7 +227,10 @@ def parse_time(value: Any) -> datetime:
     except ValueError:
         raise InvalidFilter(f"'{shown(value)}' is not an RFC 3339 date-time.") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            raise InvalidFilter(f"'{shown(value)}' is outside the years 1 to 9999 in UTC.") from None
     return parsed
 
 
