@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database.transactions import write_transaction
+from ..errors import Busy
 from ..extensions import db
 from ..models import utcnow
 from ..store import journal as store
@@ -265,7 +266,7 @@ def _write_alone(entry: dict[str, Any]) -> None:
     try:
         with write_transaction() as connection:
             store.insert_event(connection, entry)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, Busy):
         log.warning("could not journal request %s (%s %s -> %s)", entry["request_id"],
                     entry["method"], entry["path"], entry["status"], exc_info=True)
 
