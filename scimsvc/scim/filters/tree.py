@@ -93,11 +93,16 @@ def parse_filter(text: str) -> Node:
 
     try:
         shape = STRING_LITERALS.sub(hole, text)
-        tree = _parse_shape(shape)
+        tree = _parse_shape(shape) if len(shape) <= MAX_CACHED_SHAPE else _parse(shape)
     except InvalidFilter:
         # Report the error as the filter was written, not as its shape.
         return _parse(text)
     return _fill(tree, literals) if literals else tree
+
+
+# The shape is client text and its tree grows with it: only short shapes are kept,
+# so the cache holds at most 256 entries of MAX_CACHED_SHAPE characters each.
+MAX_CACHED_SHAPE = 512
 
 
 @lru_cache(maxsize=256)
