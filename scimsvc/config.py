@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_MAX_COUNT": 1000,
     # RFC 7644 §3.4.2.2: filters are capped so one request cannot pin a CPU.
     "SCIMSVC_MAX_FILTER_LENGTH": 10_000,
+    # Caps published in /Schemas: values per multi-valued attribute, and characters of an
+    # indexed string (userName, externalId, name.familyName, multi-valued values).
+    "SCIMSVC_MAX_MULTI_VALUES": 1000,
+    "SCIMSVC_MAX_STRING_LENGTH": 1024,
     # Bodies bigger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # The organization the CLI works on when --org is not given.
@@ -83,6 +87,8 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", _positive_int),
     "SCIMSVC_MAX_FILTER_LENGTH": ("SCIMSVC_MAX_FILTER_LENGTH", _positive_int),
     "SCIMSVC_MAX_BODY_BYTES": ("MAX_CONTENT_LENGTH", _positive_int),
+    "SCIMSVC_MAX_MULTI_VALUES": ("SCIMSVC_MAX_MULTI_VALUES", _positive_int),
+    "SCIMSVC_MAX_STRING_LENGTH": ("SCIMSVC_MAX_STRING_LENGTH", _positive_int),
     "SCIMSVC_ORG": ("SCIMSVC_DEFAULT_ORG", str),
     "SCIMSVC_SQLITE_BUSY_TIMEOUT": ("SCIMSVC_SQLITE_BUSY_TIMEOUT", _positive_number),
     "SCIMSVC_SQLITE_SYNCHRONOUS": ("SCIMSVC_SQLITE_SYNCHRONOUS", _synchronous),

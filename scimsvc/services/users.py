@@ -18,7 +18,7 @@ from ..scim.filters.grammar import shown
 from ..scim.filters.tree import indexed_equality, parse_filter
 from ..scim.listing import ListQuery
 from ..scim.patch.engine import apply_patch
-from ..scim.resource import check_immutable, load_document
+from ..scim.resource import Limits, check_immutable, check_limits, load_document
 from ..scim.schema import fold
 from ..scim.versions import check_if_match
 from ..store import search
@@ -158,7 +158,7 @@ def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], passwor
 
 
 def patch_user(tenant_id: int, scim_id: str, operations: Any,
-               if_match: Tags = None) -> UserRecord:
+               if_match: Tags = None, *, limits: Limits = Limits()) -> UserRecord:
     """Apply a PatchOp request body to a user (RFC 7644 §3.5.2), all operations or none.
 
     The engine works on a copy; the result is read again through the marshmallow
@@ -173,6 +173,7 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any,
         check_if_match(if_match, user.version, f"User {user.scim_id}")
         result = apply_patch(user.data, operations)
         document = load_document(result.document)
+        check_limits(document, limits)
         password = document.pop("password", None) or result.password
         user_name = document.get("userName")
         if not isinstance(user_name, str) or not user_name.strip():
