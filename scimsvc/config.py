@@ -25,12 +25,22 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_MAX_COUNT": 1000,
     # RFC 7644 §3.4.2.2: filters are capped so one request cannot pin a CPU.
     "SCIMSVC_MAX_FILTER_LENGTH": 10_000,
+    # Caps published in /Schemas: values per multi-valued attribute, and characters of an
+    # indexed string (userName, externalId, name.familyName, multi-valued values).
+    "SCIMSVC_MAX_MULTI_VALUES": 1000,
+    "SCIMSVC_MAX_STRING_LENGTH": 1024,
     # Bodies bigger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # The organization the CLI works on when --org is not given.
     "SCIMSVC_DEFAULT_ORG": "default",
-    # Seconds a SQLite writer waits for the lock before giving up.
+    # Seconds a SQLite writer waits for the lock before giving up (then 503 + Retry-After).
     "SCIMSVC_SQLITE_BUSY_TIMEOUT": 30,
+    # FULL: a commit survives power loss. NORMAL (WAL): faster, but the last commits
+    # before a power loss or OS crash may roll back (docs/deploy.md).
+    "SCIMSVC_SQLITE_SYNCHRONOUS": "FULL",
+    # Seconds a PostgreSQL statement waits for a lock, and runs at most (then 503 + Retry-After).
+    "SCIMSVC_POSTGRES_LOCK_TIMEOUT": 10,
+    "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": 30,
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
     "JSON_SORT_KEYS": False,
@@ -67,6 +77,13 @@ def _proxy_count(raw: Any) -> int:
     return value
 
 
+def _synchronous(raw: Any) -> str:
+    level = str(raw).strip().upper()
+    if level not in ("FULL", "NORMAL"):
+        raise ValueError(raw)
+    return level
+
+
 def _log_level(raw: Any) -> str:
     level = str(raw).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -84,8 +101,13 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", _positive_int),
     "SCIMSVC_MAX_FILTER_LENGTH": ("SCIMSVC_MAX_FILTER_LENGTH", _positive_int),
     "SCIMSVC_MAX_BODY_BYTES": ("MAX_CONTENT_LENGTH", _positive_int),
+    "SCIMSVC_MAX_MULTI_VALUES": ("SCIMSVC_MAX_MULTI_VALUES", _positive_int),
+    "SCIMSVC_MAX_STRING_LENGTH": ("SCIMSVC_MAX_STRING_LENGTH", _positive_int),
     "SCIMSVC_ORG": ("SCIMSVC_DEFAULT_ORG", str),
     "SCIMSVC_SQLITE_BUSY_TIMEOUT": ("SCIMSVC_SQLITE_BUSY_TIMEOUT", _positive_number),
+    "SCIMSVC_SQLITE_SYNCHRONOUS": ("SCIMSVC_SQLITE_SYNCHRONOUS", _synchronous),
+    "SCIMSVC_POSTGRES_LOCK_TIMEOUT": ("SCIMSVC_POSTGRES_LOCK_TIMEOUT", _positive_number),
+    "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": ("SCIMSVC_POSTGRES_STATEMENT_TIMEOUT", _positive_number),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
 }
 
@@ -107,7 +129,8 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
                     _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
-                    _proxy_count: "a number of proxies from 0 to 10"}.get(parse, "a string")
+                    _proxy_count: "a number of proxies from 0 to 10",
+                    _synchronous: "FULL or NORMAL"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 

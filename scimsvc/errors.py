@@ -114,6 +114,16 @@ class PayloadTooLarge(ScimsvcError):
     default_detail = "The request body is larger than the server accepts."
 
 
+class Busy(ScimsvcError):
+    """The database could not give the request its lock in time; the client may retry."""
+
+    status = 503
+    default_detail = "The service is busy: the database lock was not granted in time. Retry later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class NotImplementedByServer(ScimsvcError):
     status = 501
     default_detail = "This operation is not implemented by scimsvc."

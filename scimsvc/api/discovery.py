@@ -1,11 +1,13 @@
 """Discovery documents (RFC 7644 §4, RFC 7643 §5-§7), truthful about what scimsvc does."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import current_app
 
 from ..errors import NotFound
+from ..scim.resource import INDEXED_BYTES, INDEXED_STRINGS
 from ..scim.schema import (
     ENTERPRISE_SCHEMA,
     LIST_RESPONSE_SCHEMA,
@@ -78,14 +80,40 @@ def resource_type(root: str, name: str) -> dict[str, Any]:
 
 
 def schemas(root: str) -> list[dict[str, Any]]:
-    return [s.to_scim(f"{root}/Schemas/{s.id}") for s in SCHEMAS.values()]
+    return [_with_caps(s.to_scim(f"{root}/Schemas/{s.id}")) for s in SCHEMAS.values()]
 
 
 def schema(root: str, urn: str) -> dict[str, Any]:
     found = SCHEMAS.get(urn.lower())
     if found is None:
         raise NotFound(f"No schema '{urn}'.")
-    return found.to_scim(f"{root}/Schemas/{found.id}")
+    return _with_caps(found.to_scim(f"{root}/Schemas/{found.id}"))
+
+
+def _with_caps(rendered: dict[str, Any]) -> dict[str, Any]:
+    """State the caps (SCIMSVC_MAX_MULTI_VALUES, SCIMSVC_MAX_STRING_LENGTH) in the descriptions.
+
+    RFC 7643 §7 has no field for a size limit; the description is where a client reads it.
+    """
+    if rendered.get("id") != USER_SCHEMA:
+        return rendered
+    rendered = copy.deepcopy(rendered)
+    config = current_app.config
+    values = int(config.get("SCIMSVC_MAX_MULTI_VALUES", 1000))
+    length = (f" At most {int(config.get('SCIMSVC_MAX_STRING_LENGTH', 1024))} characters "
+              f"({INDEXED_BYTES:,} bytes of UTF-8).")
+    indexed = {name if sub is None else f"{name}.{sub}" for name, sub in INDEXED_STRINGS}
+    for attribute in rendered.get("attributes", []):
+        name = attribute["name"]
+        if name in indexed:
+            attribute["description"] = attribute.get("description", "") + length
+        if attribute.get("multiValued") and attribute.get("type") == "complex":
+            attribute["description"] = attribute.get("description", "") + f" At most {values} values."
+        for sub in attribute.get("subAttributes", []):
+            if f"{name}.{sub['name']}" in indexed or (
+                    attribute.get("multiValued") and sub["name"] == "value"):
+                sub["description"] = sub.get("description", "") + length
+    return rendered
 
 
 def list_response(resources: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 from flask import Response, current_app, request
@@ -48,6 +49,10 @@ def read_json() -> Any:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
+    except ValueError:
+        # Python converts integers of at most sys.get_int_max_str_digits() (4,300) digits.
+        raise InvalidSyntax("The request body holds a number of more than "
+                            f"{sys.get_int_max_str_digits():,} digits.") from None
     if _SUSPECT_ESCAPE.search(raw):
         _refuse_unstorable_strings(body)
     return body

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, request
 from ..errors import NotImplementedByServer
 from ..scim import listing
 from ..scim.projection import project, selection_from_args
-from ..scim.resource import dump_user, load_user
+from ..scim.resource import Limits, check_limits, dump_user, load_user
 from ..scim.versions import etag, not_modified
 from ..services import users as user_service
 from . import discovery, journal
@@ -96,9 +96,21 @@ def _list_response(query: listing.ListQuery):
     return scim_response(listing.list_response(query, total, users, prefix))
 
 
+def _limits() -> Limits:
+    config = current_app.config
+    return Limits(int(config.get("SCIMSVC_MAX_MULTI_VALUES", 1000)),
+                  int(config.get("SCIMSVC_MAX_STRING_LENGTH", 1024)))
+
+
+def _read_user():
+    document, password = load_user(read_json())
+    check_limits(document, _limits())
+    return document, password
+
+
 @bp.post("/Users")
 def create_user():
-    document, password = load_user(read_json())
+    document, password = _read_user()
     return _user_response(user_service.create_user(g.tenant_id, document, password), 201)
 
 
@@ -112,14 +124,15 @@ def get_user(scim_id: str):
 
 @bp.put("/Users/<scim_id>")
 def replace_user(scim_id: str):
-    document, password = load_user(read_json())
+    document, password = _read_user()
     return _user_response(user_service.replace_user(g.tenant_id, scim_id, document, password,
                                                     if_match()))
 
 
 @bp.patch("/Users/<scim_id>")
 def patch_user(scim_id: str):
-    return _user_response(user_service.patch_user(g.tenant_id, scim_id, read_json(), if_match()))
+    return _user_response(user_service.patch_user(g.tenant_id, scim_id, read_json(), if_match(),
+                                                  limits=_limits()))
 
 
 @bp.delete("/Users/<scim_id>")

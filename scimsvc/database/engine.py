@@ -61,8 +61,12 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     _configured.add(engine)
     if engine.dialect.name != "sqlite":
         _lock_rows_read_by_writers()
+        _postgres_timeouts(engine, config)
         return
     busy_ms = int(float(config.get("SCIMSVC_SQLITE_BUSY_TIMEOUT", 30)) * 1000)
+    synchronous = str(config.get("SCIMSVC_SQLITE_SYNCHRONOUS", "FULL")).upper()
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"SCIMSVC_SQLITE_SYNCHRONOUS={synchronous!r}: expected FULL or NORMAL")
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection, _record):
@@ -71,7 +75,10 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe in WAL
+        # FULL syncs the WAL at every commit, so an acknowledged write survives power loss;
+        # NORMAL (an opt-out) syncs only at checkpoints: a crash of the process loses
+        # nothing, but a power loss or OS crash may roll back the last commits.
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
@@ -89,6 +96,24 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
         except sqlite3.Error as error:
             # As SQLAlchemy would have raised it ("database is locked" after the busy timeout).
             raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error
+
+
+def _postgres_timeouts(engine: Engine, config: Mapping[str, Any]) -> None:
+    """Bound how long a PostgreSQL statement waits for a lock and runs (SET per new connection).
+
+    A writer queued behind another's row lock gives up after lock_timeout instead
+    of holding its worker; both errors are answered 503 (transactions.is_busy).
+    """
+    lock_ms = int(float(config.get("SCIMSVC_POSTGRES_LOCK_TIMEOUT", 10)) * 1000)
+    statement_ms = int(float(config.get("SCIMSVC_POSTGRES_STATEMENT_TIMEOUT", 30)) * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _set_timeouts(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {lock_ms}")
+        cursor.execute(f"SET statement_timeout = {statement_ms}")
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def _lower(value: Any) -> Any:

@@ -172,6 +172,9 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         if connection.dialect.name != "sqlite":
             with connection.begin():
+                # A migration may rewrite big tables: the request timeouts (engine.py) do not apply.
+                connection.execute(text("SET LOCAL statement_timeout = 0"))
+                connection.execute(text("SET LOCAL lock_timeout = 0"))
                 connection.execute(text(
                     "SELECT pg_advisory_xact_lock(hashtext('scimsvc-migrate:' || current_schema()))"
                 ))

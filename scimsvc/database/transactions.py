@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sqlite3
 from typing import Iterator
 
 from flask import g
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
+from ..errors import Busy
 from ..extensions import db
 from .prepared import DriverConnection
 
@@ -48,6 +51,8 @@ def write_transaction() -> Iterator[Connection]:
     The read transactions of the request end first, so the write lock is taken by
     the block's first statement and held only while it writes. The block commits
     when it ends and rolls back if it raises; a nested call joins the outer one.
+    Raises Busy (503 with Retry-After) when the lock is not granted in time: SQLite's
+    busy timeout, PostgreSQL's lock_timeout or statement_timeout.
     """
     if _in_write_transaction.get():
         yield db.session.connection()
@@ -61,11 +66,31 @@ def write_transaction() -> Iterator[Connection]:
             try:
                 yield db.session.connection()
                 db.session.commit()
+            except DBAPIError as error:
+                db.session.rollback()
+                if is_busy(error):
+                    raise Busy() from error
+                raise
             except BaseException:
                 db.session.rollback()
                 raise
     finally:
         _in_write_transaction.reset(joined)
+
+
+# SQLSTATEs of a lock not granted in time (lock_timeout) and of a statement cancelled
+# (statement_timeout), and what SQLite says when its busy timeout runs out.
+_BUSY_SQLSTATES = frozenset({"55P03", "57014"})
+_BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_busy(error: DBAPIError) -> bool:
+    """Tell whether ``error`` means the database could not serve the request in time."""
+    orig = getattr(error, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate in _BUSY_SQLSTATES
+    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_BUSY_MESSAGES)
 
 
 def read_connection() -> Connection:

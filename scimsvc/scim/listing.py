@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..errors import InvalidFilter, InvalidSyntax, InvalidValue
+from .filters.grammar import shown
 from .projection import DEFAULT, Selection, parse_selection
 from .resource import dump_user
 from .schema import LIST_RESPONSE_SCHEMA
@@ -76,12 +77,20 @@ def _build(found: dict[str, Any], config: Mapping[str, Any]) -> ListQuery:
 
     # RFC 7644 §3.4.2.4: startIndex < 1 is taken as 1; a negative count as 0;
     # a count above the maximum published in ServiceProviderConfig is clamped.
-    start_index = max(_integer(found.get("startindex"), "startIndex", 1), 1)
+    # Past MAX_START_INDEX no page can exist: the index is clamped there, as count is.
+    start_index = min(max(_integer(found.get("startindex"), "startIndex", 1), 1), MAX_START_INDEX)
     count = _integer(found.get("count"), "count", default_count)
     count = min(max(count, 0), max_count)
 
     selection = parse_selection(found.get("attributes"), found.get("excludedattributes"))
     return ListQuery(text, sort_by, descending, start_index, count, selection)
+
+
+# OFFSET takes a signed 64-bit integer on both databases (a 20-digit startIndex was a 500).
+MAX_START_INDEX = 2**63
+# Longer digit strings are not converted (Python refuses over 4,300 digits): their
+# size alone says they are out of range, so they are read as one just past it.
+_MAX_DIGITS = 19
 
 
 def _integer(value: Any, name: str, default: int) -> int:
@@ -98,8 +107,12 @@ def _integer(value: Any, name: str, default: int) -> int:
         if text == "":
             return default
         sign = text[:1] in "+-"
-        if text[sign:].isascii() and text[sign:].isdigit():
+        digits = text[sign:]
+        if digits.isascii() and digits.isdigit():
+            if len(digits.lstrip("0")) > _MAX_DIGITS:
+                return -(MAX_START_INDEX + 1) if text[0] == "-" else MAX_START_INDEX + 1
             return int(text)
+        value = shown(value[:40]) + ("…" if len(value) > 40 else "")
     raise InvalidValue(f"'{name}' must be an integer, not {value!r}.")
 
 

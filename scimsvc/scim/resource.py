@@ -16,6 +16,7 @@ layer has no validators or hooks for (docs/performance.md).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from marshmallow import ValidationError, fields
@@ -333,3 +334,56 @@ def _check_attributes(attributes: tuple[Attribute, ...], before: Any, after: Any
         if attribute.sub_attributes and not attribute.multi_valued:
             _check_attributes(attribute.sub_attributes, before[attribute.name],
                               after.get(attribute.name), where)
+
+
+# --- Caps (issue 15): what every index can hold, and how many values an attribute has ----------
+
+# A PostgreSQL btree row holds at most 2,704 bytes; this leaves room for the other key columns.
+INDEXED_BYTES = 2_600
+# Single-valued strings with an index of their own (users columns, migration 0002).
+INDEXED_STRINGS = (("userName", None), ("externalId", None), ("name", "familyName"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The published caps: values per multi-valued attribute, characters per indexed string."""
+
+    max_values: int = 1000
+    max_length: int = 1024
+
+
+def check_limits(document: dict[str, Any], limits: Limits) -> None:
+    """Refuse a document over the caps (400 invalidValue naming the attribute).
+
+    Indexed strings are userName, externalId, name.familyName and the ``value`` of
+    every multi-valued attribute: at most ``limits.max_length`` characters and
+    INDEXED_BYTES of UTF-8, so every index on both databases can hold them.
+    """
+    for name, sub in INDEXED_STRINGS:
+        value = document.get(name)
+        if sub is not None:
+            value = value.get(sub) if isinstance(value, dict) else None
+        _check_length(value, f"{name}.{sub}" if sub else name, limits)
+    for name in _MULTI_VALUED:
+        values = document.get(name)
+        if not isinstance(values, list):
+            continue
+        if len(values) > limits.max_values:
+            raise InvalidValue(f"'{name}' has {len(values)} values; at most {limits.max_values} "
+                               "are accepted (see /Schemas).")
+        for item in values:
+            if isinstance(item, dict):
+                _check_length(item.get("value"), f"{name}.value", limits)
+
+
+def _check_length(value: Any, name: str, limits: Limits) -> None:
+    if not isinstance(value, str):
+        return
+    if len(value) > limits.max_length or (
+            len(value) * 4 > INDEXED_BYTES and len(value.encode("utf-8", "surrogatepass")) > INDEXED_BYTES):
+        raise InvalidValue(f"'{name}' is longer than this service stores: at most "
+                           f"{limits.max_length} characters and {INDEXED_BYTES:,} bytes of UTF-8.")
+
+
+_MULTI_VALUED = tuple(a.name for a in CORE_USER.attributes if a.multi_valued and a.type == "complex"
+                      and a.mutability != "readOnly")

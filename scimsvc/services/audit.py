@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database.transactions import write_transaction
+from ..errors import Busy
 from ..extensions import db
 from ..models import utcnow
 from ..store import journal as store
@@ -82,12 +83,19 @@ _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 def bind(context: RequestContext | None) -> None:
     """Make ``context`` the current request's (None ends it)."""
     if context is not None:
-        # Client-chosen values are cut to their columns' sizes (PostgreSQL enforces them).
-        context.user_agent = context.user_agent[:USER_AGENT_MAX] if context.user_agent else None
-        context.method = context.method[:10]
+        # Client-chosen values are cut to their columns' sizes and lose any NUL
+        # (PostgreSQL enforces the sizes and stores no NUL in text: /Users/%00 was never journaled).
+        context.user_agent = _storable(context.user_agent[:USER_AGENT_MAX]) \
+            if context.user_agent else None
+        context.method = _storable(context.method[:10])
+        context.path = _storable(context.path)
         if context.target_id is not None:
-            context.target_id = context.target_id[:36]
+            context.target_id = _storable(context.target_id[:36])
     _current.set(context)
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def current() -> RequestContext | None:
@@ -258,7 +266,7 @@ def _write_alone(entry: dict[str, Any]) -> None:
     try:
         with write_transaction() as connection:
             store.insert_event(connection, entry)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, Busy):
         log.warning("could not journal request %s (%s %s -> %s)", entry["request_id"],
                     entry["method"], entry["path"], entry["status"], exc_info=True)
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from ..database.transactions import write_transaction
-from ..errors import Conflict, InvalidValue, NotFound
+from ..errors import Busy, Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
 from ..store import keys as store
@@ -242,7 +242,7 @@ def _touch(key: Any, now: datetime) -> None:
     try:
         with write_transaction() as connection:
             store.touch_last_used(connection, key.id, now, LAST_USED_RESOLUTION)
-    except OperationalError:
+    except (OperationalError, Busy):
         log.warning("could not record last use of API key %s", key.name)
 
 

@@ -14,10 +14,11 @@ from typing import Any
 from ..database.transactions import write_transaction
 from ..errors import InvalidValue, NotFound
 from ..models import utcnow
+from ..scim.filters.grammar import shown
 from ..scim.filters.tree import indexed_equality, parse_filter
 from ..scim.listing import ListQuery
 from ..scim.patch.engine import apply_patch
-from ..scim.resource import check_immutable, load_document
+from ..scim.resource import Limits, check_immutable, check_limits, load_document
 from ..scim.schema import fold
 from ..scim.versions import check_if_match
 from ..store import search
@@ -41,9 +42,9 @@ def read_user(tenant_id: int, scim_id: str) -> Any:
 
     Raises NotFound (404).
     """
-    user = store.read_live_user(tenant_id, scim_id)
+    user = store.read_live_user(tenant_id, scim_id) if _may_exist(scim_id) else None
     if user is None:
-        raise NotFound(f"User {scim_id} not found.")
+        raise NotFound(f"User {shown(scim_id)} not found.")
     audit.note_target(user)
     return user
 
@@ -71,10 +72,15 @@ def list_users(tenant_id: int, query: ListQuery, location_prefix: str) -> tuple[
                                limit=query.count)
 
 
+def _may_exist(scim_id: str) -> bool:
+    # PostgreSQL refuses NUL in any text parameter (a 500 before); no id holds one.
+    return "\x00" not in scim_id
+
+
 def _locked_user(connection: Any, tenant_id: int, scim_id: str) -> UserRecord:
-    user = store.lock_live_user(connection, tenant_id, scim_id)
+    user = store.lock_live_user(connection, tenant_id, scim_id) if _may_exist(scim_id) else None
     if user is None:
-        raise NotFound(f"User {scim_id} not found.")
+        raise NotFound(f"User {shown(scim_id)} not found.")
     audit.note_target(user)
     return user
 
@@ -152,7 +158,7 @@ def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], passwor
 
 
 def patch_user(tenant_id: int, scim_id: str, operations: Any,
-               if_match: Tags = None) -> UserRecord:
+               if_match: Tags = None, *, limits: Limits = Limits()) -> UserRecord:
     """Apply a PatchOp request body to a user (RFC 7644 §3.5.2), all operations or none.
 
     The engine works on a copy; the result is read again through the marshmallow
@@ -167,6 +173,7 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any,
         check_if_match(if_match, user.version, f"User {user.scim_id}")
         result = apply_patch(user.data, operations)
         document = load_document(result.document)
+        check_limits(document, limits)
         password = document.pop("password", None) or result.password
         user_name = document.get("userName")
         if not isinstance(user_name, str) or not user_name.strip():

@@ -554,6 +554,7 @@ def _prefix_upper_bound(prefix: str) -> str | None:
 
 
 _MS = timedelta(milliseconds=1)
+_LAST_MS = datetime.max - _MS
 
 
 def _floor_ms(moment: datetime) -> datetime:
@@ -574,21 +575,24 @@ def _compare_time(target: Target, op: str, value: Any) -> ColumnElement[bool]:
     moment = parse_time(value)
     floor = _floor_ms(moment)
     on_boundary = floor == moment
-    ceil = floor if on_boundary else floor + _MS
+    # The millisecond after the floor; None past datetime.max (9999-12-31T23:59:59.999Z),
+    # where "before it" holds for every stored time and "from it on" for none.
+    following = floor + _MS if floor <= _LAST_MS else None
+    ceil = floor if on_boundary else following
     expr = target.expr
     if op in ("eq", "ne"):
         if not on_boundary:
             predicate = false()
+        elif following is None:
+            predicate = expr >= floor
         else:
-            predicate = and_(expr >= floor, expr < floor + _MS)
+            predicate = and_(expr >= floor, expr < following)
         if op == "ne":
             predicate = not_(predicate)
-    elif op == "ge":
-        predicate = expr >= ceil
-    elif op == "gt":
-        predicate = expr >= floor + _MS
-    elif op == "lt":
-        predicate = expr < ceil
-    else:  # le
-        predicate = expr < floor + _MS
+    elif op in ("ge", "gt"):
+        bound = ceil if op == "ge" else following
+        predicate = false() if bound is None else expr >= bound
+    else:  # lt, le
+        bound = ceil if op == "lt" else following
+        predicate = expr.is_not(None) if bound is None else expr < bound
     return predicate

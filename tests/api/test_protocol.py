@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -373,6 +374,42 @@ def test_fuzz_patch_never_500(scim, body):
     assert response.status_code < 500, response.get_data(as_text=True)
     if response.status_code >= 400:
         assert response.get_json()["schemas"] == [ERROR]
+
+
+huge_integers = st.integers(min_value=-(10**40), max_value=10**40) | st.sampled_from(
+    [2**63 - 1, 2**63, 2**64, -(2**63) - 1])
+paging = huge_integers.map(str) | any_text | st.sampled_from(["9" * 5000, "-" + "9" * 30, " 7 "])
+date_literals = st.sampled_from([
+    "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "x",
+])
+filters = (st.builds(lambda a, op, d: f'{a} {op} "{d}"',
+                     st.sampled_from(["meta.created", "meta.lastModified"]),
+                     st.sampled_from(["eq", "ne", "gt", "ge", "lt", "le"]), date_literals)
+           | st.builds(lambda a, v: f"{a} eq {json.dumps(v)}", attribute_names, json_values)
+           | any_text)
+query_parameters = st.fixed_dictionaries({}, optional={
+    "startIndex": paging, "count": paging, "filter": filters,
+    "sortBy": attribute_names | any_text, "sortOrder": st.sampled_from(["ascending", "descending", "x"]),
+})
+
+
+@FUZZ
+@given(params=query_parameters)
+def test_fuzz_list_parameters_never_500(scim, params):
+    _fuzz_user(scim)
+    response = scim.get("Users?" + urlencode(params))
+    assert response.status_code < 500, response.get_data(as_text=True)
+
+
+@FUZZ
+@given(params=query_parameters, numbers=st.fixed_dictionaries(
+    {}, optional={"startIndex": huge_integers, "count": huge_integers}))
+def test_fuzz_search_request_never_500(scim, params, numbers):
+    _fuzz_user(scim)
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], **params, **numbers}
+    response = scim.post("Users/.search", data=json.dumps(body))
+    assert response.status_code < 500, response.get_data(as_text=True)
 
 
 def _fuzz_user(scim) -> str:

@@ -93,11 +93,16 @@ def parse_filter(text: str) -> Node:
 
     try:
         shape = STRING_LITERALS.sub(hole, text)
-        tree = _parse_shape(shape)
+        tree = _parse_shape(shape) if len(shape) <= MAX_CACHED_SHAPE else _parse(shape)
     except InvalidFilter:
         # Report the error as the filter was written, not as its shape.
         return _parse(text)
     return _fill(tree, literals) if literals else tree
+
+
+# The shape is client text and its tree grows with it: only short shapes are kept,
+# so the cache holds at most 256 entries of MAX_CACHED_SHAPE characters each.
+MAX_CACHED_SHAPE = 512
 
 
 @lru_cache(maxsize=256)
@@ -227,7 +232,10 @@ def parse_time(value: Any) -> datetime:
     except ValueError:
         raise InvalidFilter(f"'{shown(value)}' is not an RFC 3339 date-time.") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            raise InvalidFilter(f"'{shown(value)}' is outside the years 1 to 9999 in UTC.") from None
     return parsed
 
 

@@ -92,12 +92,17 @@ def parse_path(path: Any) -> Target | None:
     """
     if not isinstance(path, str) or not path.strip():
         raise InvalidPath("'path' must be a non-empty string.")
-    return _parse_path(path.strip())
+    text = path.strip()
+    return _cached_path(text) if len(text) <= MAX_CACHED_PATH else _parse_path(text)
 
 
 # IdPs send the same few paths and resolving them is most of the engine's cost; a bad
-# path raises again each time (lru_cache keeps no exceptions).
-@lru_cache(maxsize=1024)
+# path raises again each time (lru_cache keeps no exceptions). The key is client text
+# and an entry grows with it (a 900 KB path held 1.75 MB): only short paths are kept,
+# so the cache holds at most 1,024 entries of MAX_CACHED_PATH characters each.
+MAX_CACHED_PATH = 256
+
+
 def _parse_path(text: str) -> Target | None:
     urn, rest = split_urn(text)
     if urn is None and text.lower().startswith("urn:"):
@@ -122,6 +127,9 @@ def _parse_path(text: str) -> Target | None:
             raise InvalidPath(f"A value filter needs a multi-valued complex attribute: {text!r}.")
         parsed_filter = parse_value_filter(filter_text, resolved.attribute)
     return Target(text, resolved, parsed_filter)
+
+
+_cached_path = lru_cache(maxsize=1024)(_parse_path)
 
 
 __all__ = ["Target", "parse_path", "parse_value_filter"]
