@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 
 from ..errors import NotFound
-from ..scim.resource import INDEXED_BYTES, INDEXED_STRINGS
+from ..scim.resource import BYTES_ONLY, INDEXED_BYTES, INDEXED_STRINGS
 from ..scim.schema import (
     ENTERPRISE_SCHEMA,
     LIST_RESPONSE_SCHEMA,
@@ -112,7 +112,8 @@ def _with_caps(rendered: dict[str, Any]) -> dict[str, Any]:
         for sub in attribute.get("subAttributes", []):
             if f"{name}.{sub['name']}" in indexed or (
                     attribute.get("multiValued") and sub["name"] == "value"):
-                sub["description"] = sub.get("description", "") + length
+                sub["description"] = sub.get("description", "") + (
+                    f" At most {INDEXED_BYTES:,} bytes of UTF-8." if name in BYTES_ONLY else length)
     return rendered
 
 

@@ -342,6 +342,8 @@ def _check_attributes(attributes: tuple[Attribute, ...], before: Any, after: Any
 INDEXED_BYTES = 2_600
 # Single-valued strings with an index of their own (users columns, migration 0002).
 INDEXED_STRINGS = (("userName", None), ("externalId", None), ("name", "familyName"))
+# Values held to the byte ceiling only: a DER certificate in base64 is ~1.6 KB (RFC 7643 §4.1.2).
+BYTES_ONLY = frozenset({"x509Certificates"})
 
 
 @dataclass(frozen=True)
@@ -371,18 +373,21 @@ def check_limits(document: dict[str, Any], limits: Limits) -> None:
         if len(values) > limits.max_values:
             raise InvalidValue(f"'{name}' has {len(values)} values; at most {limits.max_values} "
                                "are accepted (see /Schemas).")
+        characters = INDEXED_BYTES if name in BYTES_ONLY else limits.max_length
         for item in values:
             if isinstance(item, dict):
-                _check_length(item.get("value"), f"{name}.value", limits)
+                _check_length(item.get("value"), f"{name}.value", characters)
 
 
-def _check_length(value: Any, name: str, limits: Limits) -> None:
+def _check_length(value: Any, name: str, characters: int | Limits) -> None:
     if not isinstance(value, str):
         return
-    if len(value) > limits.max_length or (
+    if isinstance(characters, Limits):
+        characters = characters.max_length
+    if len(value) > characters or (
             len(value) * 4 > INDEXED_BYTES and len(value.encode("utf-8", "surrogatepass")) > INDEXED_BYTES):
         raise InvalidValue(f"'{name}' is longer than this service stores: at most "
-                           f"{limits.max_length} characters and {INDEXED_BYTES:,} bytes of UTF-8.")
+                           f"{characters} characters and {INDEXED_BYTES:,} bytes of UTF-8.")
 
 
 _MULTI_VALUED = tuple(a.name for a in CORE_USER.attributes if a.multi_valued and a.type == "complex"

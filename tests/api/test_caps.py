@@ -76,3 +76,13 @@ def test_the_caps_are_stated_in_the_user_schema(app, scim):
     assert "At most 1024 characters" in family["description"]
     listed = scim.get("Schemas").get_json()["Resources"]
     assert next(s for s in listed if s["id"] == CORE_USER) == body
+
+
+def test_a_real_certificate_fits_only_the_byte_ceiling_bounds_x509_values(scim):
+    # A DER certificate in base64 is ~1.6 KB: over the character cap, under every index's limit.
+    certificate = "MII" + "A" * 1700
+    user = make_user(scim, "cert@example.com", x509Certificates=[{"value": certificate}])
+    assert user["x509Certificates"] == [{"value": certificate}]
+    response = scim.post("Users", json={"schemas": [CORE_USER], "userName": "big@example.com",
+                                        "x509Certificates": [{"value": "M" * 2700}]})
+    invalid_value(response, "x509Certificates.value")
