@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, request
 from ..errors import NotImplementedByServer
 from ..scim import listing
 from ..scim.projection import project, selection_from_args
-from ..scim.resource import Limits, check_limits, dump_user, load_user
+from ..scim.resource import Limits, dump_user, load_user
 from ..scim.versions import etag, not_modified
 from ..services import users as user_service
 from . import discovery, journal
@@ -102,16 +102,11 @@ def _limits() -> Limits:
                   int(config.get("SCIMSVC_MAX_STRING_LENGTH", 1024)))
 
 
-def _read_user():
-    document, password = load_user(read_json())
-    check_limits(document, _limits())
-    return document, password
-
-
 @bp.post("/Users")
 def create_user():
-    document, password = _read_user()
-    return _user_response(user_service.create_user(g.tenant_id, document, password), 201)
+    document, password = load_user(read_json())
+    return _user_response(user_service.create_user(g.tenant_id, document, password,
+                                                   limits=_limits()), 201)
 
 
 @bp.get("/Users/<scim_id>")
@@ -124,9 +119,9 @@ def get_user(scim_id: str):
 
 @bp.put("/Users/<scim_id>")
 def replace_user(scim_id: str):
-    document, password = _read_user()
+    document, password = load_user(read_json())
     return _user_response(user_service.replace_user(g.tenant_id, scim_id, document, password,
-                                                    if_match()))
+                                                    if_match(), limits=_limits()))
 
 
 @bp.patch("/Users/<scim_id>")

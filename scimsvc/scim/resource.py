@@ -365,7 +365,7 @@ def check_limits(document: dict[str, Any], limits: Limits) -> None:
         value = document.get(name)
         if sub is not None:
             value = value.get(sub) if isinstance(value, dict) else None
-        _check_length(value, f"{name}.{sub}" if sub else name, limits)
+        _check_length(value, f"{name}.{sub}" if sub else name, limits.max_length)
     for name in _MULTI_VALUED:
         values = document.get(name)
         if not isinstance(values, list):
@@ -379,11 +379,9 @@ def check_limits(document: dict[str, Any], limits: Limits) -> None:
                 _check_length(item.get("value"), f"{name}.value", characters)
 
 
-def _check_length(value: Any, name: str, characters: int | Limits) -> None:
+def _check_length(value: Any, name: str, characters: int) -> None:
     if not isinstance(value, str):
         return
-    if isinstance(characters, Limits):
-        characters = characters.max_length
     if len(value) > characters or (
             len(value) * 4 > INDEXED_BYTES and len(value.encode("utf-8", "surrogatepass")) > INDEXED_BYTES):
         raise InvalidValue(f"'{name}' is longer than this service stores: at most "

@@ -85,14 +85,17 @@ def _locked_user(connection: Any, tenant_id: int, scim_id: str) -> UserRecord:
     return user
 
 
-def create_user(tenant_id: int, document: dict[str, Any], password: str | None) -> UserRecord:
+def create_user(tenant_id: int, document: dict[str, Any], password: str | None, *,
+                limits: Limits = Limits()) -> UserRecord:
     """Create a user from a canonical document (RFC 7644 §3.3).
 
     Raises Uniqueness (409) when a live user of the tenant has the same userName,
     ignoring case; the unique index decides, so concurrent creates cannot both win.
     When the userName or externalId is a removed user's and the organization's
-    policy is ``restore``, that account comes back instead.
+    policy is ``restore``, that account comes back instead. Raises InvalidValue
+    above ``limits``.
     """
+    check_limits(document, limits)  # first: an over-long userName must not reach the journal
     # A create that fails before it has an id is journaled under the userName it asked for.
     audit.note_target_name(document["userName"])
     # Before the write lock: scrypt is the costliest step (unused on a restore).
@@ -141,13 +144,15 @@ def _restore(connection: Any, user: UserRecord, document: dict[str, Any],
 
 
 def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], password: str | None,
-                 if_match: Tags = None) -> UserRecord:
+                 if_match: Tags = None, *, limits: Limits = Limits()) -> UserRecord:
     """Replace a user's attributes with ``document`` (RFC 7644 §3.5.1).
 
     ``if_match`` holds the entity tags of an If-Match header. Raises
     PreconditionFailed (412) on a stale one, Mutability when an immutable
-    attribute would change, Uniqueness (409) when the userName is taken.
+    attribute would change, Uniqueness (409) when the userName is taken, InvalidValue
+    above ``limits``.
     """
+    check_limits(document, limits)
     password_hash = hash_password(password) if password is not None else None  # before the lock
     with write_transaction() as connection:
         user = _locked_user(connection, tenant_id, scim_id)
