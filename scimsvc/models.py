@@ -198,7 +198,8 @@ class UserValue(db.Model):
 
     __tablename__ = "user_values"
     __table_args__ = (
-        Index("ix_user_values_user", "user_id", "attr"),
+        # The value-row sync reaches ranges of positions (store.users.sync_values; migration 0004).
+        Index("ix_user_values_position", "user_id", "attr", "position"),
         Index("ix_user_values_lookup", "attr", "value_norm"),
     )
 

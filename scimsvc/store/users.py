@@ -74,18 +74,17 @@ _INSERT_USER = PreparedWrite(insert(_user_table).returning(_users.id))
 # SET holds the columns of the parameters given besides row_id: only what changed.
 _UPDATE_USER = PreparedWrite(update(_user_table).where(_users.id == bindparam("row_id")))
 _INSERT_VALUES = PreparedWrite(insert(_value_table))
-_DELETE_VALUES = delete(_value_table).where(
-    _value_table.c.user_id == bindparam("user_id"),
-    _value_table.c.attr.in_(bindparam("attrs", expanding=True)),
-)
-_VALUE_AT = (_value_table.c.user_id == bindparam("row_user_id"),
-             _value_table.c.attr == bindparam("row_attr"),
-             _value_table.c.position == bindparam("row_position"))
-_VALUE_FIELDS = ("type", "primary", "value", "value_norm", "display", "item")
-_UPDATE_VALUE = PreparedWrite(update(_value_table).where(*_VALUE_AT))
-_DELETE_VALUE = PreparedWrite(delete(_value_table).where(
-    _value_table.c.user_id == bindparam("user_id"), _value_table.c.attr == bindparam("attr"),
-    _value_table.c.position == bindparam("position")))
+# The value-row sync's set-based statements, each one range of one attribute's positions,
+# found through ix_user_values_position (user_id, attr, position; migration 0004).
+_ROWS_OF = (_value_table.c.user_id == bindparam("row_user_id"),
+            _value_table.c.attr == bindparam("row_attr"))
+_DELETE_SPAN = PreparedWrite(delete(_value_table).where(
+    *_ROWS_OF, _value_table.c.position >= bindparam("row_first"),
+    _value_table.c.position < bindparam("row_end")))
+_SHIFT_FROM = PreparedWrite(update(_value_table).where(
+    *_ROWS_OF, _value_table.c.position >= bindparam("row_first"),
+).values(position=_value_table.c.position + bindparam("row_shift")))
+_NO_POSITION = 2**31 - 1  # past every position (an INTEGER column on both databases)
 _IS_MEMBER = PreparedQuery(select(team_members.c.team_id).where(
     team_members.c.team_id == bindparam("team_id"), team_members.c.user_id == bindparam("user_id")))
 _JOIN_TEAM = PreparedWrite(insert(team_members))
@@ -181,29 +180,61 @@ def sync_values(connection: Connection, user_id: int, before: dict[str, Any],
                 after: dict[str, Any]) -> None:
     """Make the user's user_values rows, which follow ``before``, follow ``after``.
 
-    Only the rows that differ are written, each as an UPDATE in place where it can
-    be: every row written also feeds the trigram index's triggers.
+    Per changed attribute, the values both lists start and end with stay where
+    they are: one DELETE takes the old values between them, one UPDATE moves the
+    common tail to its new positions (no value is rewritten, so the trigram
+    index's triggers do not fire for it) and one executemany INSERT writes the
+    new values between them. Appending or replacing one value of a 1,000-value
+    list so deletes and inserts at most one row; removing or inserting one in the
+    middle also moves the values after it with one UPDATE of their position. Each
+    statement reaches its rows through a range of ix_user_values_position
+    (migration 0004), not a scan of the attribute's rows.
     """
     attrs = [attr for attr in MULTI_VALUED if before.get(attr) != after.get(attr)]
     if not attrs:
         return
-    old = {(row["attr"], row["position"]): row for row in value_rows(user_id, before, attrs)}
-    new = {(row["attr"], row["position"]): row for row in value_rows(user_id, after, attrs)}
-    updates = [{**{name: row[name] for name in _VALUE_FIELDS},
-                "row_user_id": user_id, "row_attr": key[0], "row_position": key[1]}
-               for key, row in new.items() if key in old and old[key] != row]
     driver = DriverConnection.of(connection)
-    if updates and _UPDATE_VALUE.executemany(driver, updates) != len(updates):
-        # Rows not where ``before`` says (written by an older scimsvc?): rewrite the lists.
-        connection.execute(_DELETE_VALUES, {"user_id": user_id, "attrs": attrs})
-        _INSERT_VALUES.executemany(driver, list(new.values()))
-        return
-    gone = [{"user_id": user_id, "attr": key[0], "position": key[1]} for key in old if key not in new]
-    if gone:
-        _DELETE_VALUE.executemany(driver, gone)
-    added = [row for key, row in new.items() if key not in old]
+    added: list[dict[str, Any]] = []
+    for attr in attrs:
+        old = value_rows(user_id, before, (attr,))
+        new = value_rows(user_id, after, (attr,))
+        head = _common_head(old, new)
+        tail = _common_tail(old[head:], new[head:])
+        where = {"row_user_id": user_id, "row_attr": attr}
+        old_end, new_end = len(old) - tail, len(new) - tail
+        where_before = True  # the rows are where ``before`` says, as far as the counts tell
+        if head < old_end:
+            where_before = _DELETE_SPAN.execute(
+                driver, {**where, "row_first": head, "row_end": old_end}) == old_end - head
+        if where_before and tail and new_end != old_end:
+            where_before = _SHIFT_FROM.execute(
+                driver, {**where, "row_first": old_end, "row_shift": new_end - old_end}) == tail
+        if not where_before:
+            # Rows not where ``before`` says (written by an older scimsvc?): rewrite the list.
+            _DELETE_SPAN.execute(driver, {**where, "row_first": 0, "row_end": _NO_POSITION})
+            added.extend(new)
+        else:
+            added.extend(new[head:new_end])
     if added:
         _INSERT_VALUES.executemany(driver, added)
+
+
+def _common_head(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> int:
+    count = 0
+    for a, b in zip(old, new):
+        if a["item"] != b["item"]:  # every other column follows from item
+            break
+        count += 1
+    return count
+
+
+def _common_tail(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> int:
+    count = 0
+    for a, b in zip(reversed(old), reversed(new)):
+        if a["item"] != b["item"]:  # every other column follows from item
+            break
+        count += 1
+    return count
 
 
 _REMOVED = (_users.tenant_id == bindparam("tenant_id"), _users.deleted_at.is_not(None))
