@@ -14,6 +14,8 @@ from scimsvc.config import CREATE_DATABASE
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
 from scimsvc.services.health import files_open_to_others
 
+from .front import WaitressWorker
+
 
 class _Server(BaseApplication):
     def __init__(self, options: dict[str, Any]):
@@ -100,10 +102,12 @@ def run(host: str, port: int, workers: int, access_log: bool = False,
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "sync",
+        # Each worker reads requests in an event loop and answers them with a thread pool
+        # (cli/front.py): slow or idle clients hold sockets, never the workers.
+        "worker_class": WaitressWorker,
+        # The workers' heartbeat comes from their event loop: a worker silent this long is hung.
         "timeout": 60,
         "graceful_timeout": 10,
-        "keepalive": 5,
         "errorlog": "-",
         "loglevel": log_level.lower(),
         "proc_name": "scimsvc",

@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a PostgreSQL statement waits for a lock, and runs at most (then 503 + Retry-After).
     "SCIMSVC_POSTGRES_LOCK_TIMEOUT": 10,
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": 30,
+    # ``scimsvc serve``: seconds a request may take to arrive, first byte to last (then 408),
+    # and seconds a connection may stay idle before it is closed (cli/front.py).
+    "SCIMSVC_READ_TIMEOUT": 20,
+    "SCIMSVC_IDLE_TIMEOUT": 30,
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
     "JSON_SORT_KEYS": False,
@@ -108,6 +112,8 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_SQLITE_SYNCHRONOUS": ("SCIMSVC_SQLITE_SYNCHRONOUS", _synchronous),
     "SCIMSVC_POSTGRES_LOCK_TIMEOUT": ("SCIMSVC_POSTGRES_LOCK_TIMEOUT", _positive_number),
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": ("SCIMSVC_POSTGRES_STATEMENT_TIMEOUT", _positive_number),
+    "SCIMSVC_READ_TIMEOUT": ("SCIMSVC_READ_TIMEOUT", _positive_int),
+    "SCIMSVC_IDLE_TIMEOUT": ("SCIMSVC_IDLE_TIMEOUT", _positive_int),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
 }
 
