@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": 30,
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
+    # Days the change feed keeps events; an older cursor is 410 (resynchronise from /api/v1/users).
+    "SCIMSVC_EVENT_RETENTION_DAYS": 30,
     "JSON_SORT_KEYS": False,
 }
 
@@ -109,6 +111,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_POSTGRES_LOCK_TIMEOUT": ("SCIMSVC_POSTGRES_LOCK_TIMEOUT", _positive_number),
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": ("SCIMSVC_POSTGRES_STATEMENT_TIMEOUT", _positive_number),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
+    "SCIMSVC_EVENT_RETENTION_DAYS": ("SCIMSVC_EVENT_RETENTION_DAYS", _positive_int),
 }
 
 
