@@ -14,7 +14,7 @@ TENANT = "tenant"
 SCOPES = (TENANT,)
 
 # A product action: lowercase words joined by ':' (at least one), e.g. chat:use, models:admin.
-ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*(:[a-z0-9_.*-]+)+$")
+ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_.-]*(:[a-z0-9_.*-]+)+")
 MAX_ACTION = 64
 
 

@@ -17,7 +17,7 @@ from .names import MAX_NAME
 
 def check_action_name(action: str) -> str:
     """Return ``action`` if it is a well-formed action name; raise InvalidValue otherwise."""
-    if not isinstance(action, str) or len(action) > MAX_ACTION or not ACTION_PATTERN.match(action):
+    if not isinstance(action, str) or len(action) > MAX_ACTION or not ACTION_PATTERN.fullmatch(action):
         raise InvalidValue(
             f"'{action}' is not a permission name: use lowercase words joined by ':' "
             f"(e.g. chat:use, models:admin), at most {MAX_ACTION} characters.")
