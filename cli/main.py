@@ -8,9 +8,10 @@ import click
 from scimsvc import __version__
 from scimsvc.config import CREATE_DATABASE
 from scimsvc.database import migrate
+from scimsvc.services.events import acting_as
 from scimsvc.services.organizations import ensure_organization
 
-from . import audit, db, keys, orgs, provisioning, roles, teams, users
+from . import audit, db, events, keys, orgs, provisioning, roles, teams, users
 from .context import AdminGroup, State, pass_state
 from .output import note
 from .server import check_ready, run
@@ -33,6 +34,7 @@ def cli(ctx: click.Context, org: str | None) -> None:
     # the wrong instance folder or URL, and must say so rather than start an empty one.
     app.config[CREATE_DATABASE] = ctx.invoked_subcommand == "init"
     ctx.with_resource(app.app_context())
+    ctx.with_resource(acting_as("cli", "cli"))  # the changes this command makes are events by "cli"
 
 
 @cli.command(short_help="Create or upgrade the database (idempotent).")
@@ -73,7 +75,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,
-              provisioning.provisioning_group, users.user_group, audit.audit_group, db.db):
+              provisioning.provisioning_group, users.user_group, audit.audit_group, events.events_group,
+              db.db):
     cli.add_command(group)
 
 if __name__ == "__main__":  # pragma: no cover

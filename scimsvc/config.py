@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_IDLE_TIMEOUT": 30,
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
+    # Days the change feed keeps events; an older cursor is 410 (resynchronise from /api/v1/users).
+    "SCIMSVC_EVENT_RETENTION_DAYS": 30,
     "JSON_SORT_KEYS": False,
 }
 
@@ -115,6 +117,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_READ_TIMEOUT": ("SCIMSVC_READ_TIMEOUT", _positive_int),
     "SCIMSVC_IDLE_TIMEOUT": ("SCIMSVC_IDLE_TIMEOUT", _positive_int),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
+    "SCIMSVC_EVENT_RETENTION_DAYS": ("SCIMSVC_EVENT_RETENTION_DAYS", _positive_int),
 }
 
 

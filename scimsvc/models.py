@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -256,3 +257,58 @@ class UserBucket(db.Model):
     tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     live: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProductPermission(db.Model):
+    """An action of the organization's product (``chat:use``…) that roles can grant."""
+
+    __tablename__ = "product_permissions"
+    __table_args__ = (UniqueConstraint("tenant_id", "action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EventCounter(db.Model):
+    """An organization's last event sequence, and the highest sequence retention purged.
+
+    The row is updated by every transaction that writes an event, so on PostgreSQL
+    its lock makes the organization's events commit in sequence order (migration 0005).
+    """
+
+    __tablename__ = "event_counters"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    purged_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Event(db.Model):
+    """A change to a user or to what they may do, written in the change's transaction.
+
+    ``user`` is the access-API object of the user as it stood after the change.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sequence", name="uq_events_tenant_sequence"),
+        Index("ix_events_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(Integer)
+    user_scim_id: Mapped[str] = mapped_column(String(36))
+    changes: Mapped[list[str]] = mapped_column(JSON)
+    user: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,10 +1,11 @@
-"""HTTP in, JSON out: the SCIM 2.0 API at /scim/v2, health probes, errors, journal hooks, request log."""
+"""HTTP in, JSON out: the SCIM 2.0 API at /scim/v2, the product's access API (/api/v1) and
+AuthZEN decisions (/access/v1), health probes, errors, journal hooks, request log."""
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, health, requestlog
+from . import authzen, directory, errors, health, requestlog
 from .http import TolerantPaths
 from .scim import bp as scim_blueprint
 
@@ -14,6 +15,8 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(scim_blueprint)
     app.register_blueprint(health.bp)
+    app.register_blueprint(directory.bp)
+    app.register_blueprint(authzen.bp)
     requestlog.init_app(app)
     app.wsgi_app = TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     proxies = app.config.get("SCIMSVC_TRUSTED_PROXIES", 0)

@@ -1,38 +1,63 @@
-"""Bearer-key authorization for the SCIM API.
+"""Bearer-key authorization for the SCIM API and the product's APIs.
 
 A request carries ``Authorization: Bearer <key>``. The key must be known,
 unrevoked and unexpired (else 401 with ``WWW-Authenticate: Bearer``, RFC 6750
-§3), and its team must hold a role granting the tenant-scoped permission
-``scim:provision`` (else 403). Both are checked on every request.
+§3), and its team must hold a role granting the tenant-scoped permission the
+API needs (else 403): ``scim:provision`` for /scim/v2, ``directory:read`` for
+/api/v1/users and the AuthZEN decisions, ``events:read`` for /api/v1/events.
+Both are checked on every request.
 """
 from __future__ import annotations
 
 import re
 
+from flask import g, request
+
 from ..errors import Forbidden, Unauthorized
-from ..permissions import SCIM_PROVISION, TENANT
+from ..permissions import CATALOGUE, SCIM_PROVISION, TENANT
 from ..services import audit
 from ..services.keys import Credential, authenticate
+from .http import request_id
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scimsvc"'}
 # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token (the scheme is case-insensitive).
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9\-._~+/]+=*)$", re.IGNORECASE)
 
 
-def authorize(header: str | None) -> Credential:
-    """Return the credential for an ``Authorization`` header value, or raise 401/403."""
+def authorize(header: str | None, action: str = SCIM_PROVISION) -> Credential:
+    """Return the credential for an ``Authorization`` header value whose team may ``action``,
+    or raise 401/403."""
     if not header:
         raise Unauthorized("Missing 'Authorization: Bearer <key>' header.", headers=CHALLENGE)
     match = _BEARER.match(header.strip())
     if match is None:
         raise Unauthorized("Malformed Authorization header: expected 'Bearer <key>'.",
                            headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_request"'})
-    credential = authenticate(match.group(1), SCIM_PROVISION, TENANT)
+    credential = authenticate(match.group(1), action, TENANT)
     if credential is None:
         raise Unauthorized("The API key is unknown, revoked or expired.",
                            headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="invalid_token"'})
     audit.identify(credential.key)  # the journal names the key, even when it is refused
     if not credential.permitted:
         # RFC 6750 §3.1: a valid token without the privileges the request needs.
-        raise Forbidden(headers={"WWW-Authenticate": 'Bearer realm="scimsvc", error="insufficient_scope"'})
+        detail = None
+        if action != SCIM_PROVISION:
+            detail = (f"This API key's team has no role granting '{CATALOGUE[action].title}' "
+                      f"({action}).")
+        raise Forbidden(detail, headers={
+            "WWW-Authenticate": 'Bearer realm="scimsvc", error="insufficient_scope"'})
     return credential
+
+
+def authorize_product(action: str) -> Credential:
+    """Authorize a request of the product's APIs (/api/v1, /access/v1) for ``action``.
+
+    Sets ``g.request_id``, ``g.credential`` and ``g.tenant_id``; the request log
+    names the key. Nothing is journaled: these APIs only read.
+    """
+    g.request_id = request_id()
+    audit.bind(audit.RequestContext(request_id=g.request_id, method=request.method,
+                                    path=request.path))
+    g.credential = authorize(request.headers.get("Authorization"), action)
+    g.tenant_id = g.credential.key.tenant_id
+    return g.credential

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import uuid
 from typing import Any
 
 from flask import Response, current_app, request
@@ -106,6 +107,25 @@ def _unread_input(limit: int) -> int:
     except (OSError, ValueError):
         pass  # the client went away
     return read
+
+
+# A client's X-Request-Id is kept if it is a plain token that fits the journal's column.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=@-]{1,64}$")
+
+
+def request_id() -> str:
+    """The request's id: the client's X-Request-Id if it is a plain token, else a new one."""
+    presented = request.headers.get("X-Request-Id", "")
+    return presented if _REQUEST_ID.match(presented) else uuid.uuid4().hex
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """``body`` as ``application/json`` (the product's APIs)."""
+    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                        status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def base_url() -> str:

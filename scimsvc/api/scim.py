@@ -1,9 +1,6 @@
 """The /scim/v2 blueprint (RFC 7644 §3): parse the request, call one service, render the result."""
 from __future__ import annotations
 
-import re
-import uuid
-
 from flask import Blueprint, current_app, g, request
 
 from ..errors import NotImplementedByServer
@@ -14,18 +11,15 @@ from ..scim.versions import etag, not_modified
 from ..services import users as user_service
 from . import discovery, journal
 from .auth import authorize
-from .http import if_match, if_none_match, read_json, scim_response, scim_root, user_location
+from .http import (if_match, if_none_match, read_json, request_id, scim_response, scim_root,
+                   user_location)
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
-
-# A client's X-Request-Id is kept if it is a plain token that fits the journal's column.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=@-]{1,64}$")
 
 
 @bp.before_request
 def _authorize():
-    presented = request.headers.get("X-Request-Id", "")
-    g.request_id = presented if _REQUEST_ID.match(presented) else uuid.uuid4().hex
+    g.request_id = request_id()
     journal.bind_request()
     g.credential = authorize(request.headers.get("Authorization"))
     g.tenant_id = g.credential.key.tenant_id

@@ -22,6 +22,20 @@ def get_organization(slug: str) -> Organization:
     return org
 
 
+_slugs: dict[int, str] = {}  # slugs never change
+
+
+def get_organization_slug(tenant_id: int) -> str:
+    """The slug of the organization ``tenant_id`` (cached: slugs never change)."""
+    slug = _slugs.get(tenant_id)
+    if slug is None:
+        slug = db.session.scalar(select(Organization.slug).where(Organization.id == tenant_id))
+        if slug is None:
+            raise NotFound("No such organization.")
+        _slugs[tenant_id] = slug
+    return slug
+
+
 def ensure_organization(slug: str, name: str | None = None) -> tuple[Organization, bool]:
     """Return the organization ``slug`` and whether it is new, creating it (and its settings) if needed."""
     with write_transaction():

@@ -8,6 +8,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Team
 from .names import clean_name
+from . import events
 from .roles import get_role
 
 
@@ -47,28 +48,38 @@ def list_teams(tenant_id: int) -> list[Team]:
 
 def add_role(tenant_id: int, team_name: str, role_name: str) -> Team:
     """Grant a role to a team; raise NotFound for either name, Conflict if it already holds it."""
-    with write_transaction():
+    with write_transaction() as connection:
         team = get_team(tenant_id, team_name)
         role = get_role(tenant_id, role_name)
         if role in team.roles:
             raise Conflict(f"Team '{team.name}' already has role '{role.name}'.")
+        members = events.members_of_teams(connection, [team.id])
+        before = events.standing_before(connection, members)
         team.roles.append(role)
         team.roles.sort(key=lambda r: r.name)
+        events.access_changed(connection, tenant_id, members, before=before)
     return team
 
 
 def remove_role(tenant_id: int, team_name: str, role_name: str) -> Team:
     """Take a role from a team; its keys and members lose the role's permissions at once."""
-    with write_transaction():
+    with write_transaction() as connection:
         team = get_team(tenant_id, team_name)
         role = get_role(tenant_id, role_name)
         if role not in team.roles:
             raise NotFound(f"Team '{team.name}' does not have role '{role.name}'.")
+        members = events.members_of_teams(connection, [team.id])
+        before = events.standing_before(connection, members)
         team.roles.remove(role)
+        events.access_changed(connection, tenant_id, members, before=before)
     return team
 
 
 def delete_team(tenant_id: int, name: str) -> None:
     """Delete a team; its API keys go with it and its members leave it (they stay users)."""
-    with write_transaction():
-        db.session.delete(get_team(tenant_id, name))
+    with write_transaction() as connection:
+        team = get_team(tenant_id, name)
+        members = events.members_of_teams(connection, [team.id])
+        before = events.standing_before(connection, members)
+        db.session.delete(team)
+        events.access_changed(connection, tenant_id, members, before=before)

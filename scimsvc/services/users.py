@@ -25,7 +25,7 @@ from ..store import search
 from ..store import settings as settings_store
 from ..store import users as store
 from ..store.users import UserRecord
-from . import audit
+from . import audit, events
 
 Tags = frozenset[str] | None
 
@@ -115,8 +115,10 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
                 user, changes = store.insert_user(connection, new), created
             if team_id is not None:
                 store.join_team(connection, team_id, user.id, may_be_member=returning is not None)
-            audit.record(connection, user, "restore" if returning is not None else "create", 201,
-                         changes)
+            operation = "restore" if returning is not None else "create"
+            audit.record(connection, user, operation, 201, changes)
+            events.record(connection, tenant_id, events.type_for_operation(operation), user,
+                          events.changed_names(changes))
     return user
 
 
@@ -237,9 +239,13 @@ def _save_document(connection: Any, user: UserRecord, document: dict[str, Any],
             if "data" in changes:
                 store.sync_values(connection, user.id, old_data, document)
         after = audit.snapshot(user)
-        audit.record(connection, user, audit.update_operation(operation, before, after), 200,
-                     audit.diff(before, after,
-                                password_changed=password_hash is not None or clear_password))
+        operation = audit.update_operation(operation, before, after)
+        diff = audit.diff(before, after,
+                          password_changed=password_hash is not None or clear_password)
+        audit.record(connection, user, operation, 200, diff)
+        if diff:  # a PUT or PATCH that changed nothing is no event
+            events.record(connection, user.tenant_id, events.type_for_operation(operation), user,
+                          events.changed_names(diff))
 
 
 def delete_user(tenant_id: int, scim_id: str, if_match: Tags = None) -> UserRecord:
@@ -249,4 +255,5 @@ def delete_user(tenant_id: int, scim_id: str, if_match: Tags = None) -> UserReco
         check_if_match(if_match, user.version, f"User {user.scim_id}")
         store.update_user(connection, user, {"deleted_at": utcnow(), "version": user.version + 1})
         audit.record(connection, user, "remove", 204, {})
+        events.record(connection, tenant_id, events.REMOVED, user)
     return user

@@ -75,19 +75,24 @@ def test_unknown_org_is_one_line_error(admin):
 def test_permission_list_prints_the_catalogue(admin):
     result = admin("permission", "list")
     assert result.stdout == (
-        "ACTION          TITLE                      SCOPES\n"
-        "scim:provision  Provision Users with SCIM  tenant\n"
+        "ACTION          TITLE                        SCOPES  KIND\n"
+        "scim:provision  Provision Users with SCIM    tenant  built-in\n"
+        "directory:read  Read users and their access  tenant  built-in\n"
+        "events:read     Read the change feed         tenant  built-in\n"
     )
 
 
 def test_permission_list_json(admin):
     data = json.loads(admin("permission", "list", "--json").stdout)
-    assert data == [{
+    assert data[0] == {
         "action": "scim:provision",
         "title": "Provision Users with SCIM",
         "scopes": ["tenant"],
         "description": "Call the SCIM API to create, update, disable and remove the organization's users.",
-    }]
+        "builtin": True,
+    }
+    assert [(p["action"], p["builtin"]) for p in data] == [
+        ("scim:provision", True), ("directory:read", True), ("events:read", True)]
 
 
 def test_org_create_and_list(admin):

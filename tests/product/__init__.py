@@ -1,0 +1,1 @@
+"""Tests of what the product sees: permissions, the access API, AuthZEN decisions, change events."""
