@@ -44,6 +44,17 @@ DEFAULTS: dict[str, Any] = {
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
     "JSON_SORT_KEYS": False,
+    # Webhooks (services/webhooks.py): the key their signing secrets are encrypted with
+    # (None: instance/webhook.key), the timeout of one POST, how long a delivery is retried,
+    # the first retry's delay (doubled each time), a worker's claim lease, the poll interval
+    # of an idle worker, and whether ``scimsvc serve`` runs delivery workers.
+    "SCIMSVC_WEBHOOK_KEY": None,
+    "SCIMSVC_WEBHOOK_TIMEOUT": 5,
+    "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": 24,
+    "SCIMSVC_WEBHOOK_RETRY_SECONDS": 5,
+    "SCIMSVC_WEBHOOK_LEASE_SECONDS": 60,
+    "SCIMSVC_WEBHOOK_POLL_SECONDS": 0.5,
+    "SCIMSVC_WEBHOOK_WORKER": True,
 }
 
 # Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
@@ -84,6 +95,17 @@ def _synchronous(raw: Any) -> str:
     return level
 
 
+def _on_off(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 def _log_level(raw: Any) -> str:
     level = str(raw).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -109,6 +131,13 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_POSTGRES_LOCK_TIMEOUT": ("SCIMSVC_POSTGRES_LOCK_TIMEOUT", _positive_number),
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": ("SCIMSVC_POSTGRES_STATEMENT_TIMEOUT", _positive_number),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
+    "SCIMSVC_WEBHOOK_KEY": ("SCIMSVC_WEBHOOK_KEY", str),
+    "SCIMSVC_WEBHOOK_TIMEOUT": ("SCIMSVC_WEBHOOK_TIMEOUT", _positive_number),
+    "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": ("SCIMSVC_WEBHOOK_MAX_AGE_HOURS", _positive_number),
+    "SCIMSVC_WEBHOOK_RETRY_SECONDS": ("SCIMSVC_WEBHOOK_RETRY_SECONDS", _positive_number),
+    "SCIMSVC_WEBHOOK_LEASE_SECONDS": ("SCIMSVC_WEBHOOK_LEASE_SECONDS", _positive_number),
+    "SCIMSVC_WEBHOOK_POLL_SECONDS": ("SCIMSVC_WEBHOOK_POLL_SECONDS", _positive_number),
+    "SCIMSVC_WEBHOOK_WORKER": ("SCIMSVC_WEBHOOK_WORKER", _on_off),
 }
 
 
@@ -130,7 +159,7 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
                     _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
                     _proxy_count: "a number of proxies from 0 to 10",
-                    _synchronous: "FULL or NORMAL"}.get(parse, "a string")
+                    _synchronous: "FULL or NORMAL", _on_off: "on or off"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 
