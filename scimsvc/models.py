@@ -309,7 +309,8 @@ class WebhookDelivery(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    # When to give up; None: created_at + the max age (SCIMSVC_WEBHOOK_MAX_AGE_HOURS).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
