@@ -175,7 +175,6 @@ def webhook_retry(state: State, name: str) -> None:
 @webhook.command("test")
 @click.argument("name")
 @pass_state
-@writes
 def webhook_test(state: State, name: str) -> None:
     """POST a signed webhook.test event to the receiver now and print its answer."""
     attempt = webhooks.send_test(state.tenant_id, name, _settings(state))

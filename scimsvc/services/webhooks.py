@@ -395,10 +395,12 @@ def send_test(tenant_id: int, name: str, settings: DeliverySettings) -> Attempt:
              "occurredAt": _iso(utcnow()), "organization": org.slug if org else None,
              "source": "cli", "actor": "cli", "requestId": None, "changes": {}, "user": None}
     row = _rows([hook.id], tenant_id, event, utcnow())[0]
+    url = hook.url
+    db.session.rollback()  # no transaction (nor SQLite lock) stays open while the receiver answers
     if secret is None:
         attempt = Attempt(None, _NO_KEY, 0.0)
     else:
-        attempt = post(hook.url, secret, row["event_id"], row["payload"], settings.timeout)
+        attempt = post(url, secret, row["event_id"], row["payload"], settings.timeout)
     now = utcnow()
     row.update(status=store.DELIVERED if attempt.ok else store.FAILED, attempts=1,
                last_attempt_at=now, last_status=attempt.status, last_error=attempt.error,
