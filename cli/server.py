@@ -12,6 +12,7 @@ from gunicorn.app.base import BaseApplication
 from scimsvc import create_app
 from scimsvc.config import CREATE_DATABASE
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
+from scimsvc.services import webhooks
 from scimsvc.services.health import files_open_to_others
 
 from .front import WaitressWorker
@@ -31,8 +32,22 @@ class _Server(BaseApplication):
         # database connection or engine crosses a fork.
         app = create_app()
         _log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
+        _start_webhook_worker(app)
         _freeze_startup_objects()
         return app
+
+
+def _start_webhook_worker(app) -> None:
+    """Deliver webhooks from a thread of this worker process (SCIMSVC_WEBHOOK_WORKER=off: none).
+
+    One per gunicorn worker, so a commit wakes the deliverer of its own process at
+    once (services/webhooks.py); the workers of every server share the deliveries
+    through claims, one worker at a time per webhook.
+    """
+    if not app.config["SCIMSVC_WEBHOOK_WORKER"]:
+        return
+    settings = webhooks.DeliverySettings.from_config(app.config, app.instance_path)
+    webhooks.Worker(app, settings).start()
 
 
 def _freeze_startup_objects() -> None:

@@ -50,6 +50,17 @@ DEFAULTS: dict[str, Any] = {
     # Days the change feed keeps events; an older cursor is 410 (resynchronise from /api/v1/users).
     "SCIMSVC_EVENT_RETENTION_DAYS": 30,
     "JSON_SORT_KEYS": False,
+    # Webhooks (services/webhooks.py): the key their signing secrets are encrypted with
+    # (None: instance/webhook.key), the timeout of one POST, how long a delivery is retried,
+    # the first retry's delay (doubled each time), a worker's claim lease, the poll interval
+    # of an idle worker, and whether ``scimsvc serve`` runs delivery workers.
+    "SCIMSVC_WEBHOOK_KEY": None,
+    "SCIMSVC_WEBHOOK_TIMEOUT": 5,
+    "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": 24,
+    "SCIMSVC_WEBHOOK_RETRY_SECONDS": 5,
+    "SCIMSVC_WEBHOOK_LEASE_SECONDS": 60,
+    "SCIMSVC_WEBHOOK_POLL_SECONDS": 0.5,
+    "SCIMSVC_WEBHOOK_WORKER": True,
 }
 
 # Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
@@ -90,6 +101,17 @@ def _synchronous(raw: Any) -> str:
     return level
 
 
+def _on_off(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 def _log_level(raw: Any) -> str:
     level = str(raw).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -118,6 +140,13 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_IDLE_TIMEOUT": ("SCIMSVC_IDLE_TIMEOUT", _positive_int),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
     "SCIMSVC_EVENT_RETENTION_DAYS": ("SCIMSVC_EVENT_RETENTION_DAYS", _positive_int),
+    "SCIMSVC_WEBHOOK_KEY": ("SCIMSVC_WEBHOOK_KEY", str),
+    "SCIMSVC_WEBHOOK_TIMEOUT": ("SCIMSVC_WEBHOOK_TIMEOUT", _positive_number),
+    "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": ("SCIMSVC_WEBHOOK_MAX_AGE_HOURS", _positive_number),
+    "SCIMSVC_WEBHOOK_RETRY_SECONDS": ("SCIMSVC_WEBHOOK_RETRY_SECONDS", _positive_number),
+    "SCIMSVC_WEBHOOK_LEASE_SECONDS": ("SCIMSVC_WEBHOOK_LEASE_SECONDS", _positive_number),
+    "SCIMSVC_WEBHOOK_POLL_SECONDS": ("SCIMSVC_WEBHOOK_POLL_SECONDS", _positive_number),
+    "SCIMSVC_WEBHOOK_WORKER": ("SCIMSVC_WEBHOOK_WORKER", _on_off),
 }
 
 
@@ -139,7 +168,7 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
                     _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
                     _proxy_count: "a number of proxies from 0 to 10",
-                    _synchronous: "FULL or NORMAL"}.get(parse, "a string")
+                    _synchronous: "FULL or NORMAL", _on_off: "on or off"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 

@@ -312,3 +312,62 @@ class Event(db.Model):
     user_scim_id: Mapped[str] = mapped_column(String(36))
     changes: Mapped[list[str]] = mapped_column(JSON)
     user: Mapped[dict[str, Any]] = mapped_column(JSON)
+class Webhook(db.Model):
+    """A receiver the organization's change events are POSTed to, signed (Standard Webhooks).
+
+    ``secret`` holds the signing secret encrypted with the instance's webhook key
+    (services/webhooks.py): the database alone cannot sign a delivery.
+    ``event_types`` is the list of event types delivered; empty means all.
+    """
+
+    __tablename__ = "webhooks"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebhookDelivery(db.Model):
+    """One event to deliver to one webhook: the exact body sent, and how its attempts went.
+
+    ``status`` is ``pending`` (to be sent at ``next_attempt_at``), ``delivered`` or
+    ``failed`` (given up: too old, or the receiver answered 410). A worker that
+    takes a delivery sets ``claimed_until``; if it dies, the claim lapses and
+    another worker sends it again (at least once).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # What the workers look for: pending deliveries that are due.
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        # A webhook's deliveries in event order (claims, `webhook deliveries`).
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "status", "sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    # When to give up; None: created_at + the max age (SCIMSVC_WEBHOOK_MAX_AGE_HOURS).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
