@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import utcnow
 from ..store import access as access_store
 from ..store import events as store
-from . import access, audit, cursors
+from . import access, audit, cursors, webhooks
 
 CREATED, UPDATED = "user.created", "user.updated"
 DISABLED, ENABLED = "user.disabled", "user.enabled"
@@ -125,6 +125,7 @@ def record(connection: Connection, tenant_id: int, type: str, user_record_or_id:
     }
     store.insert_event(connection, row)
     event = public_event({**row, "organization": store.organization_slug(connection, tenant_id)})
+    webhooks.enqueue(connection, tenant_id, event)
     return event
 
 
