@@ -41,7 +41,6 @@ from ..extensions import db
 from ..models import utcnow
 from ..store import journal as store
 from ..store.settings import journal_reads_enabled
-from . import scim_events
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +208,6 @@ def record(connection: Connection, user: Any, operation: str, status: int,
     entry["target_user_id"], entry["target_user_name"] = user.scim_id, user.user_name
     store.insert_event(connection, entry)
     context.event, context.event_state = entry, "pending"
-    # Until issue 11's services/events.py is merged (it calls webhooks.enqueue itself).
-    scim_events.for_scim_write(connection, user, operation, changes,
-                               request_id=context.request_id, actor=context.api_key_name)
     return entry
 
 
