@@ -19,7 +19,7 @@ from ..database.engine import is_unique_violation
 from ..database.prepared import DriverConnection, PreparedQuery, PreparedWrite
 from ..database.transactions import driver_connection
 from ..errors import Uniqueness
-from ..models import MULTI_VALUED, User, UserValue, team_members, utcnow
+from ..models import MULTI_VALUED, User, UserValue, utcnow
 from ..scim.schema import fold
 
 _users = User.__table__.c
@@ -86,9 +86,6 @@ _UPDATE_VALUE = PreparedWrite(update(_value_table).where(*_VALUE_AT))
 _DELETE_VALUE = PreparedWrite(delete(_value_table).where(
     _value_table.c.user_id == bindparam("user_id"), _value_table.c.attr == bindparam("attr"),
     _value_table.c.position == bindparam("position")))
-_IS_MEMBER = PreparedQuery(select(team_members.c.team_id).where(
-    team_members.c.team_id == bindparam("team_id"), team_members.c.user_id == bindparam("user_id")))
-_JOIN_TEAM = PreparedWrite(insert(team_members))
 
 
 def lock_live_user(connection: Connection, tenant_id: int, scim_id: str) -> UserRecord | None:
@@ -115,15 +112,6 @@ def update_user(connection: Connection, user: UserRecord, changes: dict[str, Any
     _UPDATE_USER.execute(DriverConnection.of(connection), {**changes, "row_id": user.id})
     for key, value in changes.items():
         setattr(user, key, value)
-
-
-def join_team(connection: Connection, team_id: int, user_id: int, *, may_be_member: bool) -> None:
-    """Make the user a member of the team (``may_be_member``: it may already be one)."""
-    params = {"team_id": team_id, "user_id": user_id}
-    driver = DriverConnection.of(connection)
-    if may_be_member and _IS_MEMBER.first(driver, params) is not None:
-        return
-    _JOIN_TEAM.execute(driver, params)
 
 
 @contextlib.contextmanager
