@@ -40,7 +40,7 @@ def reasons(connection: Connection, team_ids: Iterable[int],
         for user_chunk in chunks(users):
             found.update(connection.execute(
                 select(_m.team_id, _m.user_id, _m.reason)
-                .where(_m.team_id.in_(team_chunk), _m.user_id.in_(user_chunk))).tuples())
+                .where(_m.team_id.in_(team_chunk), _m.user_id.in_(user_chunk))))
     return found
 
 
@@ -118,3 +118,14 @@ def user_team_reasons(connection: Connection, user_id: int) -> list[tuple[int, s
     """(team_id, reason) of every row of a user."""
     return [tuple(r) for r in connection.execute(
         select(_m.team_id, _m.reason).where(_m.user_id == user_id))]
+
+
+def accounts_by_scim_id(connection: Connection, tenant_id: int,
+                        scim_ids: Iterable[str]) -> dict[str, int]:
+    """{SCIM id: users.id} of the tenant's accounts (removed ones included) among ``scim_ids``."""
+    ids = sorted(set(s for s in scim_ids if "\x00" not in s))
+    found: dict[str, int] = {}
+    for chunk in chunks(ids):
+        found.update(connection.execute(select(User.scim_id, User.id).where(
+            User.tenant_id == tenant_id, User.scim_id.in_(chunk))).all())
+    return found
