@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..database.transactions import read_connection, write_transaction
-from ..errors import InvalidFilter, InvalidValue, NotFound
+from ..errors import Conflict, InvalidFilter, InvalidValue, NotFound
 from ..models import utcnow
 from ..scim.filters.grammar import shown
 from ..scim.groups import GroupDocument, GroupPatch, Member, parse_group_filter, read_group_patch
@@ -27,6 +27,7 @@ from ..store import memberships as membership_store
 from ..store.groups import GroupRecord
 from . import audit, memberships
 from . import users as user_service
+from .teams import get_team
 
 Tags = frozenset[str] | None
 
@@ -290,3 +291,50 @@ def show_group(tenant_id: int, name: str) -> GroupDetail:
     group = find_group(connection, tenant_id, name)
     return GroupDetail(group, store.member_accounts(connection, group.id),
                        store.team_links(connection, [group.id]).get(group.id, []))
+
+
+def link_group(tenant_id: int, team_name: str, group_name: str) -> tuple[GroupRecord, int]:
+    """Make a group's members members of a team (reason ``group:<id>``), now and as they change.
+
+    Returns the group and how many of its members hold the new reason. Conflict
+    if the two are linked already. Journaled (``group_link``).
+    """
+    with write_transaction() as connection:
+        team = get_team(tenant_id, team_name)
+        group = find_group(connection, tenant_id, group_name)
+        audit.note_target(group)
+        if not store.link(connection, team.id, group.id):
+            raise Conflict(f"Team '{team.name}' is already linked to group '{group.display_name}'.")
+        members = store.all_member_ids(connection, group.id)
+        reason = memberships.group_reason(group.scim_id)
+        memberships.change(connection, tenant_id, adds=[(team.id, u, reason) for u in members])
+        audit.record(connection, group, "group_link", 200,
+                     {"team": team.name, "members": len(members)})
+    return group, len(members)
+
+
+def unlink_group(tenant_id: int, team_name: str, group_name: str) -> tuple[GroupRecord, int]:
+    """Undo ``link_group``: exactly the memberships the group gave go (other reasons stay).
+
+    Returns the group and how many reasons were taken away; NotFound if not linked.
+    """
+    with write_transaction() as connection:
+        team = get_team(tenant_id, team_name)
+        group = find_group(connection, tenant_id, group_name)
+        audit.note_target(group)
+        if not store.unlink(connection, team.id, group.id):
+            raise NotFound(f"Team '{team.name}' is not linked to group '{group.display_name}'.")
+        rows = membership_store.team_reason_rows(connection, team.id,
+                                                 memberships.group_reason(group.scim_id))
+        memberships.change(connection, tenant_id, removes=rows)
+        audit.record(connection, group, "group_unlink", 200,
+                     {"team": team.name, "members": len(rows)})
+    return group, len(rows)
+
+
+def linked_groups(tenant_id: int, team_name: str) -> list[GroupRecord]:
+    """The groups linked to a team, by displayName."""
+    connection = read_connection()
+    team = get_team(tenant_id, team_name)
+    found = store.groups_by_ids(connection, store.linked_groups(connection, team.id))
+    return sorted(found.values(), key=lambda g: g.display_name_norm)

@@ -128,6 +128,15 @@ def group_by_scim_id(connection: Connection, tenant_id: int, scim_id: str) -> Gr
     return None if row is None else GroupRecord(*row)
 
 
+def display_names(connection: Connection, scim_ids: Iterable[str]) -> dict[str, str]:
+    """{group SCIM id: displayName}."""
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(scim_ids))):
+        found.update(connection.execute(select(_g.scim_id, _g.display_name)
+                                        .where(_g.scim_id.in_(chunk))).all())
+    return found
+
+
 def groups_by_ids(connection: Connection, ids: Iterable[int]) -> dict[int, GroupRecord]:
     found: dict[int, GroupRecord] = {}
     for chunk in chunks(sorted(set(ids))):
