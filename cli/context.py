@@ -1,19 +1,21 @@
 """What every command shares: the app and organization (State), writers, errors as one-line messages."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import click
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
-from scimsvc import create_app
+from scimsvc import __version__, create_app
 from scimsvc.config import ConfigError
 from scimsvc.database.transactions import writing
 from scimsvc.errors import NotFound, ScimsvcError
+from scimsvc.services import audit
 from scimsvc.services.organizations import get_organization
 
 
@@ -73,15 +75,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def writes(command: F) -> F:
-    """Begin a command's transactions as writers (on SQLite: BEGIN IMMEDIATE).
+    """Begin a command's transactions as writers (on SQLite: BEGIN IMMEDIATE), journaled as ``cli``.
 
     A transaction that reads and then writes cannot wait for a busy server: once
     another writer commits, SQLite refuses the upgrade at once ("database is
     locked"). Taking the write lock first makes the command wait its turn.
+    While it runs, the audit context is the command's (``journaled``).
     """
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with writing():
+        with writing(), journaled():
             return command(*args, **kwargs)
 
     return run  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def journaled() -> Iterator[None]:
+    """Bind the audit context of the running command: actor ``cli``, path its name (no arguments).
+
+    A service that journals (``audit.record``) then writes the command's events
+    as it writes a request's; the previous context comes back afterwards.
+    """
+    previous = audit.current()
+    names = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:  # the root's name is however it was run
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    command = " ".join(["scimsvc", *reversed(names)])
+    audit.bind(audit.cli_context(command, f"scimsvc/{__version__} (cli)"))
+    try:
+        yield
+    finally:
+        audit.bind(previous)

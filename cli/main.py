@@ -11,7 +11,7 @@ from scimsvc.database import migrate
 from scimsvc.services.events import acting_as
 from scimsvc.services.organizations import ensure_organization
 
-from . import audit, db, events, keys, orgs, provisioning, roles, teams, users, webhooks
+from . import audit, db, events, groups, keys, orgs, provisioning, roles, teams, users, webhooks
 from .context import AdminGroup, State, pass_state
 from .output import note
 from .server import check_ready, run
@@ -75,8 +75,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,
-              provisioning.provisioning_group, users.user_group, audit.audit_group, events.events_group,
-              db.db, webhooks.webhook):
+              provisioning.provisioning_group, users.user_group, groups.group_group, audit.audit_group,
+              events.events_group, db.db, webhooks.webhook):
     cli.add_command(group)
 
 if __name__ == "__main__":  # pragma: no cover

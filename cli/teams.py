@@ -1,19 +1,20 @@
-"""``scimsvc team``: teams, the roles they hold and their members."""
+"""``scimsvc team``: teams, the roles they hold, their members and the IdP groups linked to them."""
 from __future__ import annotations
 
 import click
 
-from scimsvc.services import teams
+from scimsvc.services import groups, memberships, teams
 
 from .context import State, pass_state, writes
-from .output import emit_json, fields, json_option, listing, table, when
+from .output import emit_json, fields, json_option, table, when
+
+_NO_COUNTS = {"active": 0, "disabled": 0, "removed": 0}
 
 
-def _team_json(team, members: bool = False) -> dict:
+def _team_json(team, counts: dict | None = None) -> dict:
     out = {"name": team.name, "created": when(team.created_at), "roles": [r.name for r in team.roles]}
-    if members:
-        out["members"] = [{"userName": u.user_name, "id": u.scim_id, "status": u.status}
-                          for u in team.members]
+    if counts is not None:
+        out["members"] = dict(counts)
     return out
 
 
@@ -38,9 +39,16 @@ def team_create(state: State, name: str, role_names: tuple[str, ...]) -> None:
 @json_option
 @pass_state
 def team_list(state: State, as_json: bool) -> None:
-    """List teams."""
-    listing(as_json, teams.list_teams(state.tenant_id), _team_json, ["name", "roles", "members"],
-            lambda t: (t.name, ", ".join(r.name for r in t.roles), len(t.members)))
+    """List teams, counting active members (disabled and removed ones apart)."""
+    found = teams.list_teams(state.tenant_id)
+    counts = memberships.member_counts(state.tenant_id)
+    if as_json:
+        emit_json([_team_json(t, counts.get(t.id, _NO_COUNTS)) for t in found])
+        return
+    table(["name", "roles", "members", "disabled", "removed"],
+          [(t.name, ", ".join(r.name for r in t.roles), counts.get(t.id, _NO_COUNTS)["active"],
+            counts.get(t.id, _NO_COUNTS)["disabled"], counts.get(t.id, _NO_COUNTS)["removed"])
+           for t in found])
 
 
 @team.command("show")
@@ -48,15 +56,85 @@ def team_list(state: State, as_json: bool) -> None:
 @json_option
 @pass_state
 def team_show(state: State, name: str, as_json: bool) -> None:
-    """Show a team: its roles and members."""
-    found = teams.get_team(state.tenant_id, name)
+    """Show a team: its roles, linked groups and members, with how each got there.
+
+    Reasons: assignment (the team-assignment setting), admin (team add-member),
+    group:<displayName> (a member of a linked IdP group).
+    """
+    found, members = memberships.team_members(state.tenant_id, name)
+    linked = [g.display_name for g in groups.linked_groups(state.tenant_id, found.name)]
     if as_json:
-        emit_json(_team_json(found, members=True))
+        out = _team_json(found)
+        out["groups"] = linked
+        out["members"] = [{"userName": m.user.user_name, "id": m.user.scim_id,
+                           "status": m.user.status, "reasons": m.reasons} for m in members]
+        emit_json(out)
         return
     fields([("Team", found.name), ("Roles", ", ".join(r.name for r in found.roles)),
-            ("Members", len(found.members))])
-    if found.members:
-        table(["userName", "id", "status"], [(u.user_name, u.scim_id, u.status) for u in found.members])
+            ("Groups", ", ".join(linked)), ("Members", len(members))])
+    if members:
+        table(["userName", "id", "status", "reasons"],
+              [(m.user.user_name, m.user.scim_id, m.user.status, ", ".join(m.reasons))
+               for m in members])
+
+
+def _outcome_lines(outcomes, team_name: str, added: bool) -> None:
+    for o in outcomes:
+        name = o.user.user_name
+        if added:
+            click.echo(f"{name} added to team '{team_name}'." if o.changed
+                       else f"{name} was already in team '{team_name}' (admin).")
+        elif not o.changed:
+            click.echo(f"{name} was not added to team '{team_name}' by an admin: nothing to remove.")
+        elif o.member:
+            click.echo(f"{name} removed from team '{team_name}' (admin); still a member "
+                       "for another reason.")
+        else:
+            click.echo(f"{name} removed from team '{team_name}'.")
+
+
+@team.command("add-member")
+@click.argument("name")
+@click.argument("users", metavar="USER...", nargs=-1, required=True)
+@pass_state
+@writes
+def team_add_member(state: State, name: str, users: tuple[str, ...]) -> None:
+    """Add users (userName in any case, or SCIM id) to a team, with the reason 'admin'."""
+    _outcome_lines(memberships.add_members(state.tenant_id, name, users), name, True)
+
+
+@team.command("remove-member")
+@click.argument("name")
+@click.argument("users", metavar="USER...", nargs=-1, required=True)
+@pass_state
+@writes
+def team_remove_member(state: State, name: str, users: tuple[str, ...]) -> None:
+    """Take the 'admin' reason from users' membership (other reasons keep them in the team)."""
+    _outcome_lines(memberships.remove_members(state.tenant_id, name, users), name, False)
+
+
+@team.command("link-group")
+@click.argument("name")
+@click.argument("group_name", metavar="GROUP")
+@pass_state
+@writes
+def team_link_group(state: State, name: str, group_name: str) -> None:
+    """Make an IdP group's members members of the team (reason group:<displayName>), as they change."""
+    group, count = groups.link_group(state.tenant_id, name, group_name)
+    click.echo(f"Team '{name}' linked to group '{group.display_name}': {count} "
+               f"member{'s' if count != 1 else ''} now in the team through it.")
+
+
+@team.command("unlink-group")
+@click.argument("name")
+@click.argument("group_name", metavar="GROUP")
+@pass_state
+@writes
+def team_unlink_group(state: State, name: str, group_name: str) -> None:
+    """Unlink a group: the memberships it gave go; other reasons stay."""
+    group, count = groups.unlink_group(state.tenant_id, name, group_name)
+    click.echo(f"Team '{name}' unlinked from group '{group.display_name}': {count} "
+               f"membership{'s' if count != 1 else ''} through it removed.")
 
 
 @team.command("add-role")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from scimsvc.services import lifecycle
+from scimsvc.services import lifecycle, memberships
 
 from .context import State, pass_state
 from .output import emit_json, fields, json_option, table, when
@@ -15,6 +15,8 @@ def _user_json(user, detail: bool = False) -> dict:
            "teams": [t.name for t in user.teams]}
     if detail:
         standing = lifecycle.access(user)
+        out["teams"] = [{"name": t.name, "reasons": reasons}
+                        for t, reasons in memberships.user_teams(user)]
         out.update({
             "roles": [r.name for r in standing.roles],
             "permissions": [{"action": a, "scope": s} for a, s in standing.permissions],
@@ -50,7 +52,8 @@ def user_list(state: State, status: str | None, as_json: bool) -> None:
 @json_option
 @pass_state
 def user_show(state: State, user_name: str, as_json: bool) -> None:
-    """Show a user (by userName, any case, or SCIM id): status, teams, roles, permissions.
+    """Show a user (by userName, any case, or SCIM id): status, teams (each with the reasons
+    the user is in it: assignment, admin, group:<displayName>), roles, permissions.
 
     Permissions are those in effect: none unless the user is active.
     """
@@ -67,7 +70,9 @@ def user_show(state: State, user_name: str, as_json: bool) -> None:
         permissions = "none"
     fields([
         ("User", user.user_name), ("Id", user.scim_id), ("Status", user.status),
-        ("External id", user.external_id), ("Teams", ", ".join(t.name for t in standing.teams)),
+        ("External id", user.external_id),
+        ("Teams", ", ".join(f"{t.name} ({', '.join(reasons)})"
+                            for t, reasons in memberships.user_teams(user))),
         ("Roles", ", ".join(r.name for r in standing.roles)), ("Permissions", permissions),
         ("Created", when(user.created_at)), ("Updated", when(user.updated_at)),
         ("Removed", when(user.deleted_at)),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -60,13 +61,21 @@ team_roles = Table(
     Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
 )
 
+# One row per reason a user is in a team: 'assignment' (the team-assignment setting),
+# 'admin' (scimsvc team add-member) or 'group:<group scim id>' (a linked IdP group).
+# A user is a member while at least one reason holds; services.memberships writes them.
 team_members = Table(
     "team_members",
     db.metadata,
     Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", String(64), primary_key=True),
     Index("ix_team_members_user", "user_id"),
 )
+
+# Who is in a team, whatever the reasons (what the ORM relationships load).
+_memberships = (select(team_members.c.team_id, team_members.c.user_id)
+                .distinct().subquery("memberships"))
 
 
 class Role(db.Model):
@@ -94,7 +103,9 @@ class Team(db.Model):
 
     roles: Mapped[list[Role]] = relationship(secondary=team_roles, order_by=Role.name)
     members: Mapped[list[User]] = relationship(
-        secondary=team_members, back_populates="teams", order_by="User.user_name"
+        secondary=_memberships, back_populates="teams", order_by="User.user_name",
+        primaryjoin=lambda: Team.id == _memberships.c.team_id,
+        secondaryjoin=lambda: User.id == _memberships.c.user_id, viewonly=True,
     )
 
 
@@ -184,7 +195,9 @@ class User(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     teams: Mapped[list[Team]] = relationship(
-        secondary=team_members, back_populates="members", order_by=Team.name
+        secondary=_memberships, back_populates="members", order_by=Team.name,
+        primaryjoin=lambda: User.id == _memberships.c.user_id,
+        secondaryjoin=lambda: Team.id == _memberships.c.team_id, viewonly=True,
     )
 
     @property
@@ -242,6 +255,46 @@ class AuditEvent(db.Model):
     status: Mapped[int] = mapped_column(Integer)
     scim_type: Mapped[str | None] = mapped_column(String(32))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Group(db.Model):
+    """An IdP group (RFC 7643 §4.2). It grants nothing: teams linked to it take its members."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        # displayName is unique in the organization, ignoring case (issue 13).
+        Index("uq_groups_tenant_display_name", "tenant_id", "display_name_norm", unique=True),
+        Index("ix_groups_tenant_external_id", "tenant_id", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    scim_id: Mapped[str] = mapped_column(String(36), unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    display_name_norm: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# A group's members: users only (one row each, so a PATCH touches only the rows it names).
+group_members = Table(
+    "group_members",
+    db.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_user", "user_id"),
+)
+
+# Teams whose members include a group's (scimsvc team link-group).
+team_groups = Table(
+    "team_groups",
+    db.metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_team_groups_group", "group_id"),
+)
 
 
 class UserBucket(db.Model):

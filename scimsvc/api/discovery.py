@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from ..errors import NotFound
+from ..scim.groups import CORE_GROUP, GROUP_SCHEMA
 from ..scim.resource import BYTES_ONLY, INDEXED_BYTES, INDEXED_STRINGS
 from ..scim.schema import (
     ENTERPRISE_SCHEMA,
@@ -68,8 +69,22 @@ def user_resource_type(root: str) -> dict[str, Any]:
     }
 
 
+def group_resource_type(root: str) -> dict[str, Any]:
+    """RFC 7643 §6: the Group resource type (RFC 7643 §4.2)."""
+    return {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": GROUP_SCHEMA,
+        "schemaExtensions": [],
+        "meta": {"resourceType": "ResourceType", "location": f"{root}/ResourceTypes/Group"},
+    }
+
+
 def resource_types(root: str) -> list[dict[str, Any]]:
-    return [user_resource_type(root)]
+    return [user_resource_type(root), group_resource_type(root)]
 
 
 def resource_type(root: str, name: str) -> dict[str, Any]:
@@ -79,12 +94,16 @@ def resource_type(root: str, name: str) -> dict[str, Any]:
     raise NotFound(f"No resource type '{name}'.")
 
 
+# Every schema published: the User schemas, then the Group's.
+_PUBLISHED = {**SCHEMAS, GROUP_SCHEMA.lower(): CORE_GROUP}
+
+
 def schemas(root: str) -> list[dict[str, Any]]:
-    return [_with_caps(s.to_scim(f"{root}/Schemas/{s.id}")) for s in SCHEMAS.values()]
+    return [_with_caps(s.to_scim(f"{root}/Schemas/{s.id}")) for s in _PUBLISHED.values()]
 
 
 def schema(root: str, urn: str) -> dict[str, Any]:
-    found = SCHEMAS.get(urn.lower())
+    found = _PUBLISHED.get(urn.lower())
     if found is None:
         raise NotFound(f"No schema '{urn}'.")
     return _with_caps(found.to_scim(f"{root}/Schemas/{found.id}"))

@@ -157,6 +157,10 @@ def user_location(scim_id: str) -> str:
     return f"{scim_root()}/Users/{scim_id}"
 
 
+def group_location(scim_id: str) -> str:
+    return f"{scim_root()}/Groups/{scim_id}"
+
+
 def if_match() -> frozenset[str] | None:
     """The entity tags of the request's If-Match header (None without one)."""
     return parse_tags(request.headers.get("If-Match"))

@@ -14,6 +14,14 @@ def operation_for(method: str, path: str) -> str:
     rest = parts[3:]
     if resource == ".search" and not rest:
         return "search" if method == "POST" else "other"
+    if resource.lower() == "groups":
+        if rest == [".search"]:
+            return "group_list" if method == "POST" else "other"
+        if not rest:
+            return {"GET": "group_list", "POST": "group_create"}.get(method, "other")
+        if len(rest) == 1:
+            return {"GET": "group_read", "PUT": "group_replace", "PATCH": "group_patch",
+                    "DELETE": "group_remove"}.get(method, "other")
     if resource.lower() == "users":
         if rest == [".search"]:
             return "search" if method == "POST" else "other"

@@ -5,14 +5,16 @@ from flask import Blueprint, current_app, g, request
 
 from ..errors import NotImplementedByServer
 from ..scim import listing
-from ..scim.projection import project, selection_from_args
+from ..scim.groups import dump_group, load_group, project_group, wants_display, wants_members
+from ..scim.projection import project, selection_from_args, shows
 from ..scim.resource import Limits, dump_user, load_user
 from ..scim.versions import etag, not_modified
+from ..services import groups as group_service
 from ..services import users as user_service
 from . import discovery, journal
 from .auth import authorize
-from .http import (if_match, if_none_match, read_json, request_id, scim_response, scim_root,
-                   user_location)
+from .http import (group_location, if_match, if_none_match, read_json, request_id, scim_response,
+                   scim_root, user_location)
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
@@ -43,7 +45,11 @@ def _user_response(user, status: int = 200):
     if status == 201:
         headers["Location"] = location
     # RFC 7644 §3.9: attributes/excludedAttributes apply to every response with a resource.
-    resource = project(dump_user(user, location), selection_from_args(request.args))
+    selection = selection_from_args(request.args)
+    groups = None
+    if status != 201 and shows(selection, "groups"):
+        groups = group_service.groups_of_users([user.id]).get(user.id)
+    resource = project(dump_user(user, location, groups, group_location("")), selection)
     return scim_response(resource, status, headers)
 
 
@@ -78,16 +84,38 @@ def list_users():
 
 
 @bp.post("/Users/.search")
-@bp.post("/.search")
 def search_users():
-    # RFC 7644 §3.4.3; at the root it searches every resource type, and Users is the only one.
+    # RFC 7644 §3.4.3
     return _list_response(listing.from_search_request(read_json(), current_app.config))
+
+
+@bp.post("/.search")
+def search_everything():
+    # RFC 7644 §3.4.3: at the root, every resource type: users, then groups.
+    query = listing.from_search_request(read_json(), current_app.config)
+    prefix = user_location("")
+    total, users, views = group_service.search_all(g.tenant_id, query, prefix,
+                                                   with_members=wants_members(query.selection))
+    groups = None
+    if users and shows(query.selection, "groups"):
+        groups = group_service.groups_of_users([u.id for u in users])
+    listed = listing.list_response(query, total, users, prefix, groups, group_location(""))
+    display = wants_display(query.selection)
+    listed["Resources"] += [
+        project_group(dump_group(v.group, v.members, group_location(v.group.scim_id), prefix,
+                                 display=display), query.selection) for v in views]
+    listed["itemsPerPage"] = len(listed["Resources"])
+    return scim_response(listed)
 
 
 def _list_response(query: listing.ListQuery):
     prefix = user_location("")
     total, users = user_service.list_users(g.tenant_id, query, prefix)
-    return scim_response(listing.list_response(query, total, users, prefix))
+    groups = None
+    if users and shows(query.selection, "groups"):
+        groups = group_service.groups_of_users([u.id for u in users])
+    return scim_response(listing.list_response(query, total, users, prefix, groups,
+                                               group_location("")))
 
 
 def _limits() -> Limits:
@@ -127,6 +155,82 @@ def patch_user(scim_id: str):
 @bp.delete("/Users/<scim_id>")
 def delete_user(scim_id: str):
     user_service.delete_user(g.tenant_id, scim_id, if_match())
+    return scim_response(None, 204)
+
+
+# --- Groups (RFC 7643 §4.2) ----------------------------------------------------
+
+def _group_response(view, status: int = 200, selection=None):
+    group = view.group
+    location = group_location(group.scim_id)
+    headers = {"ETag": etag(group.version)}
+    if status == 201:
+        headers["Location"] = location
+    selection = selection if selection is not None else selection_from_args(request.args)
+    resource = dump_group(group, view.members, location, user_location(""),
+                          display=wants_display(selection))
+    return scim_response(project_group(resource, selection), status, headers)
+
+
+def _members_wanted() -> bool:
+    return wants_members(selection_from_args(request.args))
+
+
+@bp.get("/Groups")
+def list_groups():
+    return _group_list_response(listing.from_args(request.args, current_app.config))
+
+
+@bp.post("/Groups/.search")
+def search_groups():
+    return _group_list_response(listing.from_search_request(read_json(), current_app.config))
+
+
+def _group_list_response(query: listing.ListQuery):
+    # excludedAttributes=members: the members are never read.
+    total, views = group_service.list_groups(g.tenant_id, query,
+                                             with_members=wants_members(query.selection))
+    prefix = user_location("")
+    display = wants_display(query.selection)
+    resources = [project_group(dump_group(v.group, v.members, group_location(v.group.scim_id),
+                                          prefix, display=display), query.selection)
+                 for v in views]
+    return scim_response(listing.resources_response(query, total, resources))
+
+
+@bp.post("/Groups")
+def create_group():
+    document = load_group(read_json())
+    return _group_response(group_service.create_group(g.tenant_id, document, limits=_limits(),
+                                                      with_members=_members_wanted()), 201)
+
+
+@bp.get("/Groups/<scim_id>")
+def get_group(scim_id: str):
+    view = group_service.read_group(g.tenant_id, scim_id, with_members=_members_wanted())
+    if not_modified(if_none_match(), view.group.version):
+        return scim_response(None, 304, {"ETag": etag(view.group.version)})
+    return _group_response(view)
+
+
+@bp.put("/Groups/<scim_id>")
+def replace_group(scim_id: str):
+    document = load_group(read_json())
+    return _group_response(group_service.replace_group(g.tenant_id, scim_id, document, if_match(),
+                                                       limits=_limits(),
+                                                       with_members=_members_wanted()))
+
+
+@bp.patch("/Groups/<scim_id>")
+def patch_group(scim_id: str):
+    return _group_response(group_service.patch_group(g.tenant_id, scim_id, read_json(), if_match(),
+                                                     limits=_limits(),
+                                                     with_members=_members_wanted()))
+
+
+@bp.delete("/Groups/<scim_id>")
+def delete_group(scim_id: str):
+    group_service.delete_group(g.tenant_id, scim_id, if_match())
     return scim_response(None, 204)
 
 

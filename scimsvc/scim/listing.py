@@ -117,12 +117,16 @@ def _integer(value: Any, name: str, default: int) -> int:
 
 
 def list_response(query: ListQuery, total: int, users: Sequence[Any],
-                  location_prefix: str) -> dict[str, Any]:
+                  location_prefix: str, groups: Mapping[int, Any] | None = None,
+                  group_prefix: str = "") -> dict[str, Any]:
     """The ListResponse (RFC 7644 §3.4.2) of a page of users, each rendered and projected.
 
-    ``location_prefix`` + a user's id is its ``meta.location``.
+    ``location_prefix`` + a user's id is its ``meta.location``; ``groups`` maps a
+    user's row id to its groups (``dump_user``).
     """
-    resources = [query.selection.apply(dump_user(user, location_prefix + user.scim_id))
+    groups = groups or {}
+    resources = [query.selection.apply(dump_user(user, location_prefix + user.scim_id,
+                                                 groups.get(user.id), group_prefix))
                  for user in users]
     return {
         "schemas": [LIST_RESPONSE_SCHEMA],
@@ -133,4 +137,16 @@ def list_response(query: ListQuery, total: int, users: Sequence[Any],
     }
 
 
-__all__ = ["ListQuery", "from_args", "from_search_request", "list_response"]
+def resources_response(query: ListQuery, total: int,
+                       resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ListResponse (RFC 7644 §3.4.2) of resources already rendered and projected."""
+    return {
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": len(resources),
+        "startIndex": query.start_index,
+        "Resources": list(resources),
+    }
+
+
+__all__ = ["ListQuery", "from_args", "from_search_request", "list_response", "resources_response"]

@@ -90,6 +90,17 @@ def project(resource: dict[str, Any], selection: Selection | None) -> dict[str, 
     return selection.apply(resource)
 
 
+def shows(selection: Selection | None, attribute: str) -> bool:
+    """Whether a User response with this selection shows the core attribute ``attribute``
+    (canonical name), so a value computed apart (``groups``) need not be read otherwise."""
+    if selection is None or selection.is_default:
+        return True
+    if selection.attributes:
+        return any(ext is None and attr == attribute for ext, attr, _ in selection._include)
+    return not any(ext is None and attr == attribute and sub is None
+                   for ext, attr, sub in selection._exclude)
+
+
 def _names(value: Any, parameter: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -227,4 +238,4 @@ def _never(ext: str | None, attr: str) -> bool:
     return resolved is not None and resolved.attribute.returned == "never"
 
 
-__all__ = ["DEFAULT", "Selection", "parse_selection", "project", "selection_from_args"]
+__all__ = ["DEFAULT", "Selection", "parse_selection", "project", "selection_from_args", "shows"]

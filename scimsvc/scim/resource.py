@@ -270,30 +270,35 @@ def format_time(value) -> str:
     return value.isoformat(timespec="milliseconds") + "Z"
 
 
-def dump_user(user, location: str) -> dict[str, Any]:
+def dump_user(user, location: str, groups: Any = None, group_prefix: str = "") -> dict[str, Any]:
     """Render a user as its SCIM resource (RFC 7643 §3, §4.1).
 
     That is the stored document plus ``id`` and ``meta``. ``active`` is in the
     document unless a PATCH removed it (``load_user`` defaults it to true), and an
-    unassigned attribute is not returned (RFC 7643 §2.5). ``groups`` is readOnly
-    and this service serves no Group resources, so it is never returned.
+    unassigned attribute is not returned (RFC 7643 §2.5). ``groups`` (readOnly) is
+    rendered from ``groups``, the user's (group id, displayName) pairs, when it has any;
+    ``group_prefix`` + a group's id is its ``$ref``.
     The resource shares the document's values: project() copies before it edits.
     """
     # A list page renders 100 of these: one timestamp rendering when created == lastModified.
     data, created, updated = user.data, user.created_at, user.updated_at
     created_text = format_time(created)
-    return {
+    resource = {
         "schemas": schemas_of(data),
         "id": user.scim_id,
         **data,
-        "meta": {
-            "resourceType": "User",
-            "created": created_text,
-            "lastModified": created_text if updated == created else format_time(updated),
-            "location": location,
-            "version": f'W/"{user.version}"',
-        },
     }
+    if groups:
+        resource["groups"] = [{"value": group_id, "$ref": group_prefix + group_id,
+                               "display": name, "type": "direct"} for group_id, name in groups]
+    resource["meta"] = {
+        "resourceType": "User",
+        "created": created_text,
+        "lastModified": created_text if updated == created else format_time(updated),
+        "location": location,
+        "version": f'W/"{user.version}"',
+    }
+    return resource
 
 
 def check_immutable(old: dict[str, Any], new: dict[str, Any],

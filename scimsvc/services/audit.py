@@ -16,7 +16,19 @@ Operations (the ``operation`` column):
   (DELETE);
 - reads: ``read`` (GET one user), ``list`` (GET /Users), ``search``
   (POST /Users/.search), ``discovery`` (GET of the other endpoints);
+- groups: ``group_create``, ``group_rename`` (a PUT or PATCH that changed
+  displayName), ``group_replace`` (PUT), ``group_patch`` (PATCH), ``group_remove``
+  (DELETE); member changes as ``{"members": {"added": [ids], "removed": [ids]}}``;
+  reads ``group_read``, ``group_list``;
+- the command line (actor ``cli``, method ``CLI``): ``member_add`` /
+  ``member_remove`` (``scimsvc team add-member`` / ``remove-member``),
+  ``group_link`` / ``group_unlink`` (``scimsvc team link-group`` / ``unlink-group``);
 - ``other``: any other request (e.g. POST /Bulk).
+
+A command bound with ``cli_context`` journals like a request whose key is
+``cli``: ``api_key_name`` is ``cli`` and ``api_key_id`` empty, ``method`` is
+``CLI`` and ``path`` the command (``scimsvc team add-member``, never its
+arguments).
 
 Changes are ``{attribute: {"old": ..., "new": ...}}`` over the stored document
 (sub-attributes of complex attributes as ``name.givenName``, extension
@@ -28,6 +40,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +58,11 @@ from ..store.settings import journal_reads_enabled
 log = logging.getLogger(__name__)
 
 WRITES = ("create", "restore", "replace", "patch", "disable", "enable", "remove")
-READS = ("read", "list", "search")
-OPERATIONS = WRITES + READS + ("discovery", "other")
+GROUP_WRITES = ("group_create", "group_rename", "group_replace", "group_patch", "group_remove")
+# What admins do from the command line (actor ``cli``).
+ADMIN_WRITES = ("member_add", "member_remove", "group_link", "group_unlink")
+READS = ("read", "list", "search", "group_read", "group_list")
+OPERATIONS = WRITES + GROUP_WRITES + ADMIN_WRITES + READS + ("discovery", "other")
 
 # Attributes whose values never enter the journal: the User schema's only
 # returned "never" attribute (RFC 7643 §4.1.1), wherever it appears.
@@ -92,6 +108,16 @@ def bind(context: RequestContext | None) -> None:
         if context.target_id is not None:
             context.target_id = _storable(context.target_id[:36])
     _current.set(context)
+
+
+CLI_ACTOR = "cli"
+CLI_METHOD = "CLI"
+
+
+def cli_context(command: str, user_agent: str | None = None) -> RequestContext:
+    """The context a command-line write is journaled under (actor ``cli``)."""
+    return RequestContext(request_id=uuid.uuid4().hex, method=CLI_METHOD, path=command,
+                          user_agent=user_agent, api_key_name=CLI_ACTOR)
 
 
 def _storable(text: str) -> str:
@@ -271,6 +297,6 @@ def _write_alone(entry: dict[str, Any]) -> None:
                     entry["method"], entry["path"], entry["status"], exc_info=True)
 
 
-__all__ = ["RequestContext", "bind", "current", "identify", "note_target", "note_target_name",
+__all__ = ["RequestContext", "bind", "cli_context", "current", "identify", "note_target", "note_target_name",
            "record", "record_failure", "record_read", "diff", "snapshot", "update_operation",
            "OPERATIONS"]

@@ -25,7 +25,7 @@ from ..store import search
 from ..store import settings as settings_store
 from ..store import users as store
 from ..store.users import UserRecord
-from . import audit, events
+from . import audit, events, memberships
 
 Tags = frozenset[str] | None
 
@@ -114,7 +114,8 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
             else:
                 user, changes = store.insert_user(connection, new), created
             if team_id is not None:
-                store.join_team(connection, team_id, user.id, may_be_member=returning is not None)
+                memberships.change(connection, tenant_id, notify=False,
+                                   adds=[(team_id, user.id, memberships.ASSIGNMENT)])
             operation = "restore" if returning is not None else "create"
             audit.record(connection, user, operation, 201, changes)
             events.record(connection, tenant_id, events.type_for_operation(operation), user,

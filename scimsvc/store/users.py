@@ -19,7 +19,7 @@ from ..database.engine import is_unique_violation
 from ..database.prepared import DriverConnection, PreparedQuery, PreparedWrite
 from ..database.transactions import driver_connection
 from ..errors import Uniqueness
-from ..models import MULTI_VALUED, User, UserValue, team_members, utcnow
+from ..models import MULTI_VALUED, User, UserValue, utcnow
 from ..scim.schema import fold
 
 _users = User.__table__.c
@@ -85,9 +85,6 @@ _SHIFT_FROM = PreparedWrite(update(_value_table).where(
     *_ROWS_OF, _value_table.c.position >= bindparam("row_first"),
 ).values(position=_value_table.c.position + bindparam("row_shift")))
 _NO_POSITION = 2**31 - 1  # past every position (an INTEGER column on both databases)
-_IS_MEMBER = PreparedQuery(select(team_members.c.team_id).where(
-    team_members.c.team_id == bindparam("team_id"), team_members.c.user_id == bindparam("user_id")))
-_JOIN_TEAM = PreparedWrite(insert(team_members))
 
 
 def lock_live_user(connection: Connection, tenant_id: int, scim_id: str) -> UserRecord | None:
@@ -114,15 +111,6 @@ def update_user(connection: Connection, user: UserRecord, changes: dict[str, Any
     _UPDATE_USER.execute(DriverConnection.of(connection), {**changes, "row_id": user.id})
     for key, value in changes.items():
         setattr(user, key, value)
-
-
-def join_team(connection: Connection, team_id: int, user_id: int, *, may_be_member: bool) -> None:
-    """Make the user a member of the team (``may_be_member``: it may already be one)."""
-    params = {"team_id": team_id, "user_id": user_id}
-    driver = DriverConnection.of(connection)
-    if may_be_member and _IS_MEMBER.first(driver, params) is not None:
-        return
-    _JOIN_TEAM.execute(driver, params)
 
 
 @contextlib.contextmanager

@@ -110,7 +110,7 @@ def test_escaped_surrogate_pair_is_text_and_round_trips(scim):
 
 # --- Routing ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/scim/v2/Groups", "/scim/v2/Users/abc/extra", "/scim/v2/Nope", "/nothing"])
+@pytest.mark.parametrize("path", ["/scim/v2/Groups/abc/extra", "/scim/v2/Users/abc/extra", "/scim/v2/Nope", "/nothing"])
 def test_unknown_path_is_scim_404(scim, path):
     assert_scim_error(scim.get(path), 404)
 

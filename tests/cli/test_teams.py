@@ -36,9 +36,9 @@ def test_team_list(admin):
     admin("team", "create", "idp", "--role", "scim-provisioner")
     admin("team", "create", "employees")
     assert admin("team", "list").stdout == (
-        "NAME       ROLES             MEMBERS\n"
-        "employees  -                 0\n"
-        "idp        scim-provisioner  0\n"
+        "NAME       ROLES             MEMBERS  DISABLED  REMOVED\n"
+        "employees  -                 0        0         0\n"
+        "idp        scim-provisioner  0        0         0\n"
     )
     data = json.loads(admin("team", "list", "--json").stdout)
     assert [(t["name"], t["roles"]) for t in data] == [("employees", []), ("idp", ["scim-provisioner"])]
@@ -55,22 +55,25 @@ def test_team_show_lists_roles_and_members(admin, app):
     assert admin("team", "show", "employees").stdout == (
         "Team:    employees\n"
         "Roles:   -\n"
+        "Groups:  -\n"
         "Members: 2\n"
-        "USERNAME           ID                                    STATUS\n"
-        f"alice@example.com  {alice['id']}  active\n"
-        f"bob@example.com    {bob['id']}  active\n"
+        "USERNAME           ID                                    STATUS  REASONS\n"
+        f"alice@example.com  {alice['id']}  active  assignment\n"
+        f"bob@example.com    {bob['id']}  active  assignment\n"
     )
     data = json.loads(admin("team", "show", "employees", "--json").stdout)
     assert data["name"] == "employees"
     assert data["members"] == [
-        {"userName": "alice@example.com", "id": alice["id"], "status": "active"},
-        {"userName": "bob@example.com", "id": bob["id"], "status": "active"},
+        {"userName": "alice@example.com", "id": alice["id"], "status": "active",
+         "reasons": ["assignment"]},
+        {"userName": "bob@example.com", "id": bob["id"], "status": "active",
+         "reasons": ["assignment"]},
     ]
 
 
 def test_team_show_without_members(admin):
     admin("team", "create", "employees")
-    assert admin("team", "show", "employees").stdout == "Team:    employees\nRoles:   -\nMembers: 0\n"
+    assert admin("team", "show", "employees").stdout == "Team:    employees\nRoles:   -\nGroups:  -\nMembers: 0\n"
     assert json.loads(admin("team", "show", "employees", "--json").stdout)["members"] == []
 
 

@@ -29,13 +29,13 @@ def test_test_connection_random_guid_lookup_is_200_with_an_empty_list(entra, att
     assert expect_list(entra.search(entra_wire.test_connection_filter(attribute)), total=0) == []
 
 
-def test_group_probe_gets_a_scim_404_not_a_page(entra):
-    """[TUT] Entra also fetches "a random ... group"; scimsvc serves no Groups, and says so in
-    the SCIM error shape Entra can log (``/ResourceTypes`` lists only User)."""
+def test_group_probe_gets_an_empty_list(entra):
+    """[TUT] Entra also fetches "a random ... group" during Test Connection: 200 with an empty
+    ListResponse (``/ResourceTypes`` lists User and Group)."""
     probe = f'Groups?excludedAttributes=members&filter=displayName%20eq%20%22{uuid.uuid4()}%22'
-    expect_error(entra.get(probe), 404)
+    assert expect_list(entra.get(probe), total=0) == []
     types = expect(entra.get("ResourceTypes"), 200)
-    assert [t["id"] for t in types["Resources"]] == ["User"]
+    assert [t["id"] for t in types["Resources"]] == ["User", "Group"]
 
 
 def test_get_unknown_user_is_404_scim_error(entra):

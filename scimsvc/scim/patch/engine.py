@@ -499,3 +499,7 @@ def apply_patch(document: dict[str, Any], body: Any) -> PatchResult:
 
 
 __all__ = ["PatchResult", "apply_patch"]
+
+
+# The PatchOp reader, for resources other than User (scim.groups).
+read_operations = _operations
