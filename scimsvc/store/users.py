@@ -58,6 +58,8 @@ class UserRecord:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    protected: bool
+    purged_at: datetime | None
 
 
 _COLUMN_KEYS = tuple(c.key for c in _users)
@@ -144,6 +146,7 @@ def new_user_row(tenant_id: int, document: dict[str, Any], password_hash: str | 
         "tenant_id": tenant_id, "scim_id": str(uuid.uuid4()), **projections(document),
         "password_hash": password_hash,
         "version": 1, "created_at": now, "updated_at": now, "deleted_at": None,
+        "protected": False, "purged_at": None,
     }
 
 
