@@ -28,6 +28,9 @@ from ..store.users import UserRecord
 from . import audit
 
 Tags = frozenset[str] | None
+# The key of a create's journal diff naming a removed account with the same userName,
+# which the create did not take back (its externalId differs, or it has none).
+REMOVED_ACCOUNT = "removedAccount"
 
 
 def hash_password(password: str) -> str:
@@ -91,8 +94,9 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
 
     Raises Uniqueness (409) when a live user of the tenant has the same userName,
     ignoring case; the unique index decides, so concurrent creates cannot both win.
-    When the userName or externalId is a removed user's and the organization's
-    policy is ``restore``, that account comes back instead. Raises InvalidValue
+    When the externalId is a removed user's and the organization's policy is
+    ``restore``, that account comes back instead; a removed account matching the
+    userName only is named in the journal, never restored. Raises InvalidValue
     above ``limits``.
     """
     check_limits(document, limits)  # first: an over-long userName must not reach the journal
@@ -106,13 +110,18 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
         on_recreate, team_id = settings_store.recreate_policy(connection, tenant_id)
         returning = None
         if on_recreate == "restore":
-            returning = store.returning_account(connection, tenant_id, fold(document["userName"]),
-                                                document.get("externalId"))
+            returning = store.returning_account(connection, tenant_id, document.get("externalId"))
         with store.unique_user_name(document.get("userName")):
             if returning is not None:
                 user, changes = _restore(connection, returning, document, password_hash)
             else:
                 user, changes = store.insert_user(connection, new), created
+                # The userName alone never restores (it may be a reused e-mail address),
+                # but the journal says a removed account had it: `scimsvc user restore`.
+                same_name = store.removed_with_user_name(connection, tenant_id,
+                                                         new.user_name_norm)
+                if same_name is not None:
+                    changes = {**changes, REMOVED_ACCOUNT: {"id": same_name, "restored": False}}
             if team_id is not None:
                 store.join_team(connection, team_id, user.id, may_be_member=returning is not None)
             audit.record(connection, user, "restore" if returning is not None else "create", 201,
