@@ -1,10 +1,12 @@
 """What every command shares: the app and organization (State), writers, errors as one-line messages."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import click
 from flask import Flask
@@ -14,7 +16,11 @@ from scimsvc import create_app
 from scimsvc.config import ConfigError
 from scimsvc.database.transactions import writing
 from scimsvc.errors import NotFound, ScimsvcError
+from scimsvc.services import audit
 from scimsvc.services.organizations import get_organization
+
+# How the journal names a change made from the command line (its apiKey name and method).
+CLI_ACTOR = "cli"
 
 
 @dataclass
@@ -85,3 +91,24 @@ def writes(command: F) -> F:
             return command(*args, **kwargs)
 
     return run  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def cli_actor(state: State, operation: str) -> Iterator[audit.RequestContext]:
+    """Journal the block's writes as the CLI's: actor ``cli``, the command as the path.
+
+    The same audit records the SCIM operations write (services.audit.record), with
+    method ``CLI``, path the command (``scimsvc user disable``; never its arguments,
+    which may be personal values) and apiKey name ``cli``. A minimal binding for the
+    ``user`` commands; the generic CLI audit context of the team commands replaces it
+    at merge.
+    """
+    context = audit.RequestContext(
+        request_id=uuid.uuid4().hex, method="CLI",
+        path=click.get_current_context().command_path, operation=operation,
+        user_agent=f"scimsvc {CLI_ACTOR}", tenant_id=state.tenant_id, api_key_name=CLI_ACTOR)
+    audit.bind(context)
+    try:
+        yield context
+    finally:
+        audit.bind(None)

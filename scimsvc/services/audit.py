@@ -13,7 +13,8 @@ Operations (the ``operation`` column):
 - writes: ``create``, ``restore`` (a POST that brought a removed account back),
   ``replace`` (PUT), ``patch`` (PATCH), ``disable`` / ``enable`` (a PUT or
   PATCH that turned ``active`` off / on, whatever else it changed), ``remove``
-  (DELETE);
+  (DELETE); from the CLI only: ``protect`` / ``unprotect``, ``purge`` (an erasure;
+  ``restore`` also names ``scimsvc user restore``);
 - reads: ``read`` (GET one user), ``list`` (GET /Users), ``search``
   (POST /Users/.search), ``discovery`` (GET of the other endpoints);
 - ``other``: any other request (e.g. POST /Bulk).
@@ -44,7 +45,8 @@ from ..store.settings import journal_reads_enabled
 
 log = logging.getLogger(__name__)
 
-WRITES = ("create", "restore", "replace", "patch", "disable", "enable", "remove")
+WRITES = ("create", "restore", "replace", "patch", "disable", "enable", "remove",
+          "protect", "unprotect", "purge")
 READS = ("read", "list", "search")
 OPERATIONS = WRITES + READS + ("discovery", "other")
 
