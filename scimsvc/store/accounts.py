@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.engine import Connection
 
+from ..database.transactions import release_read_connection
 from ..extensions import db
 from ..models import User, UserValue, team_members
 from .users import UserRecord
@@ -57,13 +58,25 @@ def reclaim_erased_space() -> dict[str, Any]:
     engine = db.engine
     if engine.dialect.name != "sqlite":
         return {"vacuumed": False}
-    with engine.connect() as connection:
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        connection.exec_driver_sql(
-            f"INSERT INTO {_TRIGRAM_TABLE}({_TRIGRAM_TABLE}) VALUES ('optimize')")
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        connection.exec_driver_sql("VACUUM")
-        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    # A read transaction of the command (begun as a writer under the CLI) would hold the
+    # lock VACUUM needs: end it, as write_transaction does (nothing is pending in it).
+    release_read_connection()
+    if db.session().in_transaction():
+        db.session.commit()
+    # On the driver's connection, which the engine left in autocommit: through a SQLAlchemy
+    # Connection, the engine's "begin" hook would open a transaction VACUUM cannot run in.
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"INSERT INTO {_TRIGRAM_TABLE}({_TRIGRAM_TABLE}) VALUES ('optimize')")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute("VACUUM")
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
     return {"vacuumed": True, "wal_truncated": not busy}
 
 
