@@ -273,3 +273,19 @@ def test_restore_refuses_what_it_cannot_restore_in_one_line(admin, staff):
     admin("user", "remove", live["id"])
     assert admin("user", "restore", "bob@example.com", "--into", live["id"], ok=False).output == \
         f"Error: User '{live['id']}' is removed: --into takes a live user.\n"
+
+
+def test_check_protected_is_what_membership_removal_calls(app, admin, breakglass):
+    """For the code that removes team memberships: the last team of a protected user."""
+    from scimsvc.errors import Forbidden
+    from scimsvc.services import lifecycle
+
+    with app.app_context():
+        user = lifecycle.find_account(1, "root@example.com")
+        with pytest.raises(Forbidden, match="may not take the last team from it"):
+            lifecycle.check_protected(user, "remove-last-team")
+        with pytest.raises(ValueError):
+            lifecycle.check_protected(user, "rename-team")
+    admin("user", "unprotect", "root@example.com")
+    with app.app_context():
+        lifecycle.check_protected(lifecycle.find_account(1, "root@example.com"), "remove-last-team")
