@@ -109,3 +109,17 @@ def journaled() -> Iterator[None]:
         yield
     finally:
         audit.bind(previous)
+
+
+@contextlib.contextmanager
+def cli_actor(state: State, operation: str) -> Iterator[audit.RequestContext]:
+    """``journaled()`` for a command that acts on one user as the SCIM operation ``operation``.
+
+    The same audit records the SCIM operations write (services.audit.record), with
+    method ``CLI``, path the command (never its arguments, which may be personal
+    values) and apiKey name ``cli``, in the command's organization.
+    """
+    with journaled():
+        context = audit.current()
+        context.tenant_id, context.operation = state.tenant_id, operation
+        yield context

@@ -137,7 +137,7 @@ class ProvisioningSettings(db.Model):
     assign_team_id: Mapped[int | None] = mapped_column(
         ForeignKey("teams.id", ondelete="SET NULL")
     )
-    # What POST does when its userName/externalId matches a removed user: 'restore' or 'new'.
+    # What POST does when its externalId is a removed user's: 'restore' or 'new' (migration 0008).
     on_recreate: Mapped[str] = mapped_column(String(16), default="restore")
     # Journal successful reads too (they normally go to the request log only).
     journal_reads: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -151,7 +151,9 @@ class User(db.Model):
     ``data`` holds the SCIM resource as the client sent it, with attribute names
     canonicalised; the columns beside it are projections used to filter, sort and
     enforce uniqueness in SQL. Removing a user sets ``deleted_at``; the row and
-    everything that references it stay.
+    everything that references it stay. ``protected`` (a break-glass admin) refuses
+    SCIM requests that would lock the user out; ``purged_at`` marks an account whose
+    personal attributes were erased (``scimsvc user purge``): an anonymous tombstone.
     """
 
     __tablename__ = "users"
@@ -193,6 +195,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Migration 0008. Read positionally by store.users.UserRecord: keep them last, in this order.
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     teams: Mapped[list[Team]] = relationship(
         secondary=_memberships, back_populates="members", order_by=Team.name,
@@ -202,6 +207,8 @@ class User(db.Model):
 
     @property
     def status(self) -> str:
+        if self.purged_at is not None:
+            return "purged"
         if self.deleted_at is not None:
             return "removed"
         return "active" if self.active else "disabled"

@@ -13,7 +13,8 @@ Operations (the ``operation`` column):
 - writes: ``create``, ``restore`` (a POST that brought a removed account back),
   ``replace`` (PUT), ``patch`` (PATCH), ``disable`` / ``enable`` (a PUT or
   PATCH that turned ``active`` off / on, whatever else it changed), ``remove``
-  (DELETE);
+  (DELETE); from the CLI only: ``protect`` / ``unprotect``, ``purge`` (an erasure;
+  ``restore`` also names ``scimsvc user restore``);
 - reads: ``read`` (GET one user), ``list`` (GET /Users), ``search``
   (POST /Users/.search), ``discovery`` (GET of the other endpoints);
 - groups: ``group_create``, ``group_rename`` (a PUT or PATCH that changed
@@ -57,7 +58,8 @@ from ..store.settings import journal_reads_enabled
 
 log = logging.getLogger(__name__)
 
-WRITES = ("create", "restore", "replace", "patch", "disable", "enable", "remove")
+WRITES = ("create", "restore", "replace", "patch", "disable", "enable", "remove",
+          "protect", "unprotect", "purge")
 GROUP_WRITES = ("group_create", "group_rename", "group_replace", "group_patch", "group_remove")
 # What admins do from the command line (actor ``cli``).
 ADMIN_WRITES = ("member_add", "member_remove", "group_link", "group_unlink")

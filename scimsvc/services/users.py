@@ -19,15 +19,19 @@ from ..scim.filters.tree import indexed_equality, parse_filter
 from ..scim.listing import ListQuery
 from ..scim.patch.engine import apply_patch
 from ..scim.resource import Limits, check_immutable, check_limits, load_document
-from ..scim.schema import fold
+from ..scim.schema import PATCH_OP_SCHEMA, fold
 from ..scim.versions import check_if_match
 from ..store import search
 from ..store import settings as settings_store
 from ..store import users as store
 from ..store.users import UserRecord
 from . import audit, events, memberships
+from .lifecycle import check_protected
 
 Tags = frozenset[str] | None
+# The key of a create's journal diff naming a removed account with the same userName,
+# which the create did not take back (its externalId differs, or it has none).
+REMOVED_ACCOUNT = "removedAccount"
 
 
 def hash_password(password: str) -> str:
@@ -91,8 +95,9 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
 
     Raises Uniqueness (409) when a live user of the tenant has the same userName,
     ignoring case; the unique index decides, so concurrent creates cannot both win.
-    When the userName or externalId is a removed user's and the organization's
-    policy is ``restore``, that account comes back instead. Raises InvalidValue
+    When the externalId is a removed user's and the organization's policy is
+    ``restore``, that account comes back instead; a removed account matching the
+    userName only is named in the journal, never restored. Raises InvalidValue
     above ``limits``.
     """
     check_limits(document, limits)  # first: an over-long userName must not reach the journal
@@ -106,13 +111,18 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
         on_recreate, team_id = settings_store.recreate_policy(connection, tenant_id)
         returning = None
         if on_recreate == "restore":
-            returning = store.returning_account(connection, tenant_id, fold(document["userName"]),
-                                                document.get("externalId"))
+            returning = store.returning_account(connection, tenant_id, document.get("externalId"))
         with store.unique_user_name(document.get("userName")):
             if returning is not None:
                 user, changes = _restore(connection, returning, document, password_hash)
             else:
                 user, changes = store.insert_user(connection, new), created
+                # The userName alone never restores (it may be a reused e-mail address),
+                # but the journal says a removed account had it: `scimsvc user restore`.
+                same_name = store.removed_with_user_name(connection, tenant_id,
+                                                         new.user_name_norm)
+                if same_name is not None:
+                    changes = {**changes, REMOVED_ACCOUNT: {"id": same_name, "restored": False}}
             if team_id is not None:
                 memberships.change(connection, tenant_id, notify=False,
                                    adds=[(team_id, user.id, memberships.ASSIGNMENT)])
@@ -147,13 +157,15 @@ def _restore(connection: Any, user: UserRecord, document: dict[str, Any],
 
 
 def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], password: str | None,
-                 if_match: Tags = None, *, limits: Limits = Limits()) -> UserRecord:
+                 if_match: Tags = None, *, limits: Limits = Limits(),
+                 admin: bool = False) -> UserRecord:
     """Replace a user's attributes with ``document`` (RFC 7644 §3.5.1).
 
     ``if_match`` holds the entity tags of an If-Match header. Raises
     PreconditionFailed (412) on a stale one, Mutability when an immutable
     attribute would change, Uniqueness (409) when the userName is taken, InvalidValue
-    above ``limits``.
+    above ``limits``, Forbidden (403) when it would disable or rename a protected
+    user, unless ``admin`` (an admin's command, not the IdP).
     """
     check_limits(document, limits)
     password_hash = hash_password(password) if password is not None else None  # before the lock
@@ -161,19 +173,21 @@ def replace_user(tenant_id: int, scim_id: str, document: dict[str, Any], passwor
         user = _locked_user(connection, tenant_id, scim_id)
         check_if_match(if_match, user.version, f"User {user.scim_id}")
         check_immutable(user.data, document)
-        _save_document(connection, user, document, password_hash)
+        _save_document(connection, user, document, password_hash, admin=admin)
     return user
 
 
 def patch_user(tenant_id: int, scim_id: str, operations: Any,
-               if_match: Tags = None, *, limits: Limits = Limits()) -> UserRecord:
+               if_match: Tags = None, *, limits: Limits = Limits(),
+               admin: bool = False) -> UserRecord:
     """Apply a PatchOp request body to a user (RFC 7644 §3.5.2), all operations or none.
 
     The engine works on a copy; the result is read again through the marshmallow
     layer, so PATCH stores exactly what a POST of the same values would. A PATCH
     that changes nothing keeps the version. Raises the engine's errors
     (invalidSyntax, invalidPath, invalidFilter, noTarget, mutability,
-    invalidValue), PreconditionFailed (412) and Uniqueness (409).
+    invalidValue), PreconditionFailed (412), Uniqueness (409) and Forbidden (403,
+    a protected user, as for ``replace_user``).
     """
     hashed_ahead = _hash_patched_password(operations)  # before the write lock
     with write_transaction() as connection:
@@ -192,7 +206,8 @@ def patch_user(tenant_id: int, scim_id: str, operations: Any,
             password_hash = hashed_ahead[1] if hashed_ahead and hashed_ahead[0] == password \
                 else hash_password(password)
         _save_document(connection, user, document, password_hash, operation="patch",
-                       clear_password=result.password_removed and user.password_hash is not None)
+                       clear_password=result.password_removed and user.password_hash is not None,
+                       admin=admin)
     return user
 
 
@@ -214,15 +229,21 @@ def _hash_patched_password(operations: Any) -> tuple[str, str] | None:
 
 def _save_document(connection: Any, user: UserRecord, document: dict[str, Any],
                    password_hash: str | None, *, operation: str = "replace",
-                   clear_password: bool = False) -> None:
+                   clear_password: bool = False, admin: bool = False) -> None:
     """Store a new document for an existing user and bump its version, if anything changed.
 
     ``password_hash`` replaces the stored hash; ``clear_password`` removes it. Only
     the columns and value rows that changed are written. The request is journaled
     as ``operation`` (``replace`` for PUT, ``patch`` for PATCH), or
     ``disable``/``enable`` when it turned ``active`` off/on — an unchanged
-    document too, with an empty diff.
+    document too, with an empty diff. Unless ``admin``, a protected user may not
+    be disabled or renamed (Forbidden).
     """
+    if not admin:
+        if user.active and not document.get("active", True):
+            check_protected(user, "disable")
+        if fold(document["userName"]) != user.user_name_norm:
+            check_protected(user, "rename")
     before, old_data = audit.snapshot(user), user.data
     changes: dict[str, Any] = {}
     if document != old_data:
@@ -249,11 +270,28 @@ def _save_document(connection: Any, user: UserRecord, document: dict[str, Any],
                           events.changed_names(diff))
 
 
-def delete_user(tenant_id: int, scim_id: str, if_match: Tags = None) -> UserRecord:
-    """Remove a user (RFC 7644 §3.6): the SCIM resource is gone, the account stays."""
+def set_active(tenant_id: int, scim_id: str, active: bool, *, admin: bool = False) -> UserRecord:
+    """Disable or enable a user: exactly Entra ID's PATCH ``replace`` of ``active``.
+
+    The same write, journal event (``disable``/``enable``, or ``patch`` with an empty
+    diff when nothing changed) and errors as that PATCH; for ``scimsvc user disable``.
+    """
+    body = {"schemas": [PATCH_OP_SCHEMA],
+            "Operations": [{"op": "replace", "path": "active", "value": active}]}
+    return patch_user(tenant_id, scim_id, body, admin=admin)
+
+
+def delete_user(tenant_id: int, scim_id: str, if_match: Tags = None, *,
+                admin: bool = False) -> UserRecord:
+    """Remove a user (RFC 7644 §3.6): the SCIM resource is gone, the account stays.
+
+    Raises Forbidden (403) for a protected user, unless ``admin``.
+    """
     with write_transaction() as connection:
         user = _locked_user(connection, tenant_id, scim_id)
         check_if_match(if_match, user.version, f"User {user.scim_id}")
+        if not admin:
+            check_protected(user, "remove")
         store.update_user(connection, user, {"deleted_at": utcnow(), "version": user.version + 1})
         audit.record(connection, user, "remove", 204, {})
         events.record(connection, tenant_id, events.REMOVED, user)

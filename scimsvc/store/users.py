@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Select, bindparam, delete, insert, select, union_all, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -58,6 +58,8 @@ class UserRecord:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    protected: bool
+    purged_at: datetime | None
 
 
 _COLUMN_KEYS = tuple(c.key for c in _users)
@@ -131,6 +133,7 @@ def new_user_row(tenant_id: int, document: dict[str, Any], password_hash: str | 
         "tenant_id": tenant_id, "scim_id": str(uuid.uuid4()), **projections(document),
         "password_hash": password_hash,
         "version": 1, "created_at": now, "updated_at": now, "deleted_at": None,
+        "protected": False, "purged_at": None,
     }
 
 
@@ -233,35 +236,42 @@ def _latest_removed(match: Any) -> Select:
     return select(_users.id).where(*_REMOVED, match).order_by(*_LATEST_REMOVED_FIRST).limit(1)
 
 
-_by_name = _latest_removed(_users.user_name_norm == bindparam("user_name_norm"))
 _by_external_id = _latest_removed(_users.external_id == bindparam("external_id"))
 # FOR UPDATE on PostgreSQL, so two concurrent creates cannot both restore the account:
 # the second waits, then PostgreSQL checks the outer conditions again on the row the
 # first committed, which is no longer removed (hence _STILL_REMOVED outside the subquery;
 # without tenant_id, which would lead SQLite's planner to walk ix_users_tenant_live).
 _STILL_REMOVED = _users.deleted_at.is_not(None)
-_RETURNING_BY_NAME = PreparedQuery(
-    select(*_users).where(_STILL_REMOVED, _users.id.in_(_by_name.scalar_subquery()))
+# One probe of ix_users_removed_external_id (migration 0003).
+_RETURNING_BY_EXTERNAL_ID = PreparedQuery(
+    select(*_users).where(_STILL_REMOVED, _users.id.in_(_by_external_id.scalar_subquery()))
     .with_for_update(of=_user_table))
-# The latest match of each kind, then the later of the two: each side is one probe of
-# its partial index (migration 0003), where one OR walked every removed user.
-_RETURNING_BY_NAME_OR_EXTERNAL_ID = PreparedQuery(
-    select(*_users)
-    .where(_STILL_REMOVED, _users.id.in_(union_all(select(_by_name.subquery().c.id),
-                                              select(_by_external_id.subquery().c.id))))
-    .order_by(*_LATEST_REMOVED_FIRST).limit(1).with_for_update(of=_user_table))
+# One probe of ix_users_removed_name: the removed account a create with this userName
+# does not take back, named in that create's journal event.
+_REMOVED_BY_NAME = PreparedQuery(
+    select(_users.scim_id).where(*_REMOVED, _users.user_name_norm == bindparam("user_name_norm"))
+    .order_by(*_LATEST_REMOVED_FIRST).limit(1))
 
 
-def returning_account(connection: Connection, tenant_id: int, user_name_norm: str,
+def returning_account(connection: Connection, tenant_id: int,
                       external_id: str | None) -> UserRecord | None:
-    """The removed account a new user with this (folded) userName or externalId takes back, if any.
+    """The removed account a new user with this externalId takes back, if any.
 
-    The most recently removed match wins; ties go to the newest account. Locked on
+    Only the externalId, the IdP's own identifier for a person, brings an account
+    back: a userName (an e-mail address) is reused for other people. The most
+    recently removed match wins; ties go to the newest account. Locked on
     PostgreSQL, so two concurrent creates cannot both restore it.
     """
-    params = {"tenant_id": tenant_id, "user_name_norm": user_name_norm}
-    statement = _RETURNING_BY_NAME
-    if external_id:
-        statement, params["external_id"] = _RETURNING_BY_NAME_OR_EXTERNAL_ID, external_id
-    row = statement.first(DriverConnection.of(connection), params)
+    if not external_id:
+        return None
+    row = _RETURNING_BY_EXTERNAL_ID.first(DriverConnection.of(connection),
+                                          {"tenant_id": tenant_id, "external_id": external_id})
     return None if row is None else UserRecord(*row)
+
+
+def removed_with_user_name(connection: Connection, tenant_id: int,
+                           user_name_norm: str) -> str | None:
+    """The SCIM id of the most recently removed account with this (folded) userName, if any."""
+    row = _REMOVED_BY_NAME.first(DriverConnection.of(connection),
+                                 {"tenant_id": tenant_id, "user_name_norm": user_name_norm})
+    return None if row is None else row.scim_id

@@ -48,13 +48,14 @@ def test_user_list_filters_by_status(admin, people, status, expected):
 def test_user_list_json_shape(admin, people):
     [alice] = json.loads(admin("user", "list", "--status", "active", "--json").stdout)
     assert alice == {"userName": "alice@example.com", "id": people["alice"]["id"], "status": "active",
-                     "externalId": "00u1", "displayName": None, "teams": ["staff"]}
+                     "externalId": "00u1", "displayName": None, "protected": False,
+                     "teams": ["staff"]}
 
 
 def test_user_list_rejects_an_unknown_status(admin, people):
     result = admin("user", "list", "--status", "gone", ok=False)
     assert result.exit_code == 2
-    assert "'gone' is not one of 'active', 'disabled', 'removed'" in result.output
+    assert "'gone' is not one of 'active', 'disabled', 'removed', 'purged'" in result.output
 
 
 def test_user_show_active_user_has_its_roles_permissions(admin, people):

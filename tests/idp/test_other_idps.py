@@ -53,8 +53,9 @@ def test_onelogin_template_with_a_string_for_a_complex_attribute_is_400(onelogin
 
 def test_jumpcloud_connection_test_creates_then_deletes_a_test_user_and_can_repeat(jumpcloud, admin):
     """[JC] the connection test creates a test user and deletes it when DELETE is supported;
-    admins run it again, so the same userName must be creatable after its removal. Under the
-    default ``--on-recreate restore`` policy the second run restores the same account."""
+    admins run it again, so the same userName must be creatable after its removal. The test
+    user has no externalId, so the second run creates a new account (only an externalId
+    restores a removed one) and its journal event names the removed test account."""
     ids = []
     for attempt in range(2):
         user = expect(jumpcloud.post("Users", wire.jumpcloud_test_user()), 201)
@@ -67,7 +68,9 @@ def test_jumpcloud_connection_test_creates_then_deletes_a_test_user_and_can_repe
     expect_list(jumpcloud.search('userName eq "jc-scim-test@example.com"'), total=0)
     events = json.loads(admin("audit", "list", "--key", "jumpcloud", "--json").stdout)
     writes = [e["operation"] for e in events if e["method"] != "GET"]  # the 404 GETs are journaled too
-    assert writes == ["create", "remove", "restore", "remove"]
+    assert writes == ["create", "remove", "create", "remove"]
+    second_create = [e for e in events if e["operation"] == "create"][1]
+    assert second_create["changes"]["removedAccount"] == {"id": ids[0], "restored": False}
 
 
 def test_jumpcloud_deactivation_fallback(jumpcloud):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from scimsvc.extensions import db
-from scimsvc.models import AuditEvent, User, team_members
+from scimsvc.models import AuditEvent, Team, User, team_members
 from tests.conftest import make_user
 from tests.scimdata import PATCH_OP
 
@@ -130,14 +130,15 @@ def test_returning_user_gets_the_same_account_back_under_a_new_id(app, admin, st
     old = account(app, first["id"])
     staff.delete(f"Users/{first['id']}")
 
-    response = staff.post("Users", json={"userName": "Alice@Example.com", "displayName": "Alice"})
+    response = staff.post("Users", json={"userName": "Alice@Example.com", "displayName": "Alice",
+                                         "externalId": "00u1"})
     assert response.status_code == 201
     back = response.get_json()
     assert back["id"] != first["id"]
     assert response.headers["Location"].endswith(back["id"])
     # The new body replaces the document: nothing of the old resource leaks back.
     assert (back["userName"], back["displayName"], back["active"]) == ("Alice@Example.com", "Alice", True)
-    assert "title" not in back and "externalId" not in back
+    assert "title" not in back
     restored = account(app, back["id"])
     assert restored.id == old.id
     assert restored.password_hash is None
@@ -170,14 +171,14 @@ def test_return_matches_a_removed_users_external_id(app, staff):
 
 def test_the_most_recently_removed_match_is_restored(app, admin, staff):
     admin("provisioning", "set", "--on-recreate", "new")
-    older = make_user(staff, "alice@example.com")
+    older = make_user(staff, "alice@example.com", externalId="00u1")
     staff.delete(f"Users/{older['id']}")
-    newer = make_user(staff, "alice@example.com")
+    newer = make_user(staff, "alice@example.com", externalId="00u1")
     staff.delete(f"Users/{newer['id']}")
     admin("provisioning", "set", "--on-recreate", "restore")
     with app.app_context():
         ids = {u.scim_id: u.id for u in db.session.scalars(select(User))}
-    back = make_user(staff, "alice@example.com")
+    back = make_user(staff, "alice@example.com", externalId="00u1")
     with app.app_context():
         restored = db.session.scalar(select(User).where(User.scim_id == back["id"]))
         still_removed = db.session.scalar(select(User).where(User.id == ids[older["id"]]))
@@ -199,15 +200,15 @@ def test_policy_new_creates_a_new_account(app, admin, staff):
 
 
 def test_team_assignment_applies_on_restore(app, admin, staff):
-    first = make_user(staff, "alice@example.com")
+    first = make_user(staff, "alice@example.com", externalId="00u1")
     staff.delete(f"Users/{first['id']}")
     admin("team", "create", "newcomers")
     admin("provisioning", "assign-team", "newcomers")
-    back = make_user(staff, "alice@example.com")
+    back = make_user(staff, "alice@example.com", externalId="00u1")
     assert show(admin, back["id"])["teams"] == ["newcomers", "staff"]
     # Restoring twice into the same team does not add a second membership.
     staff.delete(f"Users/{back['id']}")
-    again = make_user(staff, "alice@example.com")
+    again = make_user(staff, "alice@example.com", externalId="00u1")
     assert show(admin, again["id"])["teams"] == ["newcomers", "staff"]
 
 
@@ -220,3 +221,58 @@ def test_restore_onto_a_username_held_by_a_live_user_is_409_and_changes_nothing(
     assert response.get_json()["scimType"] == "uniqueness"
     row = account(app, removed["id"])
     assert row is not None and row.deleted_at is not None and row.user_name == "alice@example.com"
+
+
+# --- safe returns: only the externalId brings an account back ----------------------------
+
+def last_event(app) -> AuditEvent:
+    with app.app_context():
+        return db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+
+
+def test_a_new_hire_given_a_departed_colleagues_address_gets_a_new_account(app, admin, staff):
+    """The e-mail reuse case: the same userName, another person (another externalId)."""
+    admin("team", "create", "finance")
+    departed = make_user(staff, "alex@example.com", externalId="00u-departed",
+                         emails=[{"value": "alex@example.com", "primary": True}],
+                         title="Controller")
+    with app.app_context():  # a team of the departed's own (no admin command on this branch)
+        finance = db.session.scalar(select(Team).where(Team.name == "finance"))
+        db.session.execute(team_members.insert().values(
+            team_id=finance.id, user_id=account(app, departed["id"]).id))
+        db.session.commit()
+    staff.delete(f"Users/{departed['id']}")
+
+    hire = make_user(staff, "alex@example.com", externalId="00u-hire",
+                     emails=[{"value": "alex@example.com", "primary": True}])
+    old, new = account(app, departed["id"]), account(app, hire["id"])
+    assert new.id != old.id and old.deleted_at is not None
+    # The hire has only what the team assignment gives a new user, nothing of the departed's.
+    assert show(admin, hire["id"])["teams"] == ["staff"]
+    assert show(admin, departed["id"])["teams"] == ["finance", "staff"]
+    assert "title" not in hire
+    event = last_event(app)
+    assert (event.operation, event.target_user_id) == ("create", hire["id"])
+    assert event.changes["removedAccount"] == {"id": departed["id"], "restored": False}
+
+
+def test_a_create_without_external_id_never_restores(app, staff):
+    departed = make_user(staff, "alex@example.com", externalId="00u1")
+    staff.delete(f"Users/{departed['id']}")
+    again = make_user(staff, "ALEX@example.com")
+    assert account(app, again["id"]).id != account(app, departed["id"]).id
+    assert last_event(app).changes["removedAccount"] == {"id": departed["id"], "restored": False}
+
+
+def test_a_create_matching_nothing_removed_names_no_removed_account(app, staff):
+    make_user(staff, "alex@example.com", externalId="00u1")
+    assert "removedAccount" not in last_event(app).changes
+
+
+def test_policy_new_still_names_the_removed_account(app, admin, staff):
+    admin("provisioning", "set", "--on-recreate", "new")
+    departed = make_user(staff, "alex@example.com", externalId="00u1")
+    staff.delete(f"Users/{departed['id']}")
+    again = make_user(staff, "alex@example.com", externalId="00u1")
+    assert account(app, again["id"]).id != account(app, departed["id"]).id
+    assert last_event(app).changes["removedAccount"] == {"id": departed["id"], "restored": False}

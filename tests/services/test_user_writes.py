@@ -96,7 +96,8 @@ def test_a_restored_account_holds_the_values_of_the_new_document(app, scim):
 
 
 @pytest.mark.parametrize("later", ["by userName", "by externalId"])
-def test_a_create_matching_two_removed_accounts_restores_the_later_removed(app, scim, later):
+def test_a_create_matching_two_removed_accounts_restores_the_external_id_match(app, scim, later):
+    """Whichever was removed later, the userName-only match is never the one taken back."""
     by_name = make_user(scim, "ann@example.com", externalId="name-match")
     by_external_id = make_user(scim, "ann.old@example.com", externalId="00u1")
     order = [by_name, by_external_id] if later == "by externalId" else [by_external_id, by_name]
@@ -107,7 +108,9 @@ def test_a_create_matching_two_removed_accounts_restores_the_later_removed(app, 
     back = make_user(scim, "ANN@example.com", externalId="00u1")
     with app.app_context():
         restored = db.session.scalar(select(User.id).where(User.scim_id == back["id"]))
-    assert restored == account[order[-1]["id"]]
+        name_match = db.session.scalar(select(User).where(User.scim_id == by_name["id"]))
+    assert restored == account[by_external_id["id"]]
+    assert name_match.deleted_at is not None
 
 
 def test_removing_the_password_and_changing_an_attribute_is_one_new_version(app, scim):
@@ -130,11 +133,13 @@ def test_the_restore_check_probes_the_removed_users_indexes(app, scim):
         scim.delete(f"Users/{gone['id']}")
     with sqlite_statements(app) as seen:
         make_user(scim, "new@example.com", externalId="00u9")
-    [statement] = [s for s in seen if is_select(s) and "deleted_at IS NOT NULL" in s]
-    plan = " | ".join(query_plan(app, statement))
-    assert "ix_users_removed_name (tenant_id=? AND user_name_norm=?" in plan, plan
-    assert "ix_users_removed_external_id (tenant_id=? AND external_id=?" in plan, plan
-    assert "ix_users_tenant_live" not in plan and "SCAN users " not in plan + " ", plan
+    # The restore probe (by externalId), then the note's probe (by userName).
+    by_external_id, by_name = [s for s in seen if is_select(s) and "deleted_at IS NOT NULL" in s]
+    for statement, index in ((by_external_id, "ix_users_removed_external_id (tenant_id=? AND external_id=?"),
+                             (by_name, "ix_users_removed_name (tenant_id=? AND user_name_norm=?")):
+        plan = " | ".join(query_plan(app, statement))
+        assert index in plan, plan
+        assert "ix_users_tenant_live" not in plan and "SCAN users " not in plan + " ", plan
 
 
 def test_concurrent_creates_of_a_returning_user_restore_it_once(app, scim):
