@@ -9,6 +9,8 @@ import os
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+import limits
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -41,6 +43,19 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a PostgreSQL statement waits for a lock, and runs at most (then 503 + Retry-After).
     "SCIMSVC_POSTGRES_LOCK_TIMEOUT": 10,
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": 30,
+    # Rate limits (flask-limiter; "N per second|minute|hour", several joined by ";", or
+    # "off"): requests per API key, whatever its route, and refused requests (no valid key,
+    # 401/403) per client address. Far above what an IdP sends: Entra's gallery rule is
+    # 25 requests/s per tenant; Okta's imports come in bursts.
+    "SCIMSVC_RATE_LIMIT_PER_KEY": "200 per second; 6000 per minute",
+    "SCIMSVC_RATE_LIMIT_REFUSED": "60 per minute",
+    # Where the counts live: memory:// (each process its own) or redis://host:port/db,
+    # shared by every worker and server using it.
+    "SCIMSVC_RATE_LIMIT_STORAGE": "memory://",
+    # Seconds between journal writes of the refused requests counted in memory.
+    "SCIMSVC_REFUSAL_FLUSH_SECONDS": 10.0,
+    # host:port of the Prometheus listener `scimsvc serve` opens for /metrics ("" = none).
+    "SCIMSVC_METRICS_LISTEN": "",
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
     "JSON_SORT_KEYS": False,
@@ -84,6 +99,36 @@ def _synchronous(raw: Any) -> str:
     return level
 
 
+def _rate_limit(raw: Any) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("off", "none", "0"):
+        return ""
+    try:
+        if not limits.parse_many(text):
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError(raw) from None
+    return text
+
+
+def _storage_uri(raw: Any) -> str:
+    text = str(raw).strip()
+    if urlsplit(text).scheme not in ("memory", "redis", "rediss", "redis+sentinel",
+                                     "redis+cluster"):
+        raise ValueError(raw)
+    return text
+
+
+def _listen_address(raw: Any) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("", "off"):
+        return ""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not 0 < int(port) < 65536:
+        raise ValueError(raw)
+    return text
+
+
 def _log_level(raw: Any) -> str:
     level = str(raw).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -109,6 +154,11 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_POSTGRES_LOCK_TIMEOUT": ("SCIMSVC_POSTGRES_LOCK_TIMEOUT", _positive_number),
     "SCIMSVC_POSTGRES_STATEMENT_TIMEOUT": ("SCIMSVC_POSTGRES_STATEMENT_TIMEOUT", _positive_number),
     "SCIMSVC_LOG_LEVEL": ("SCIMSVC_LOG_LEVEL", _log_level),
+    "SCIMSVC_RATE_LIMIT_PER_KEY": ("SCIMSVC_RATE_LIMIT_PER_KEY", _rate_limit),
+    "SCIMSVC_RATE_LIMIT_REFUSED": ("SCIMSVC_RATE_LIMIT_REFUSED", _rate_limit),
+    "SCIMSVC_RATE_LIMIT_STORAGE": ("SCIMSVC_RATE_LIMIT_STORAGE", _storage_uri),
+    "SCIMSVC_REFUSAL_FLUSH_SECONDS": ("SCIMSVC_REFUSAL_FLUSH_SECONDS", _positive_number),
+    "SCIMSVC_METRICS_LISTEN": ("SCIMSVC_METRICS_LISTEN", _listen_address),
 }
 
 
@@ -130,7 +180,10 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
                     _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
                     _proxy_count: "a number of proxies from 0 to 10",
-                    _synchronous: "FULL or NORMAL"}.get(parse, "a string")
+                    _synchronous: "FULL or NORMAL",
+                    _rate_limit: "limits such as '100 per second; 3000 per minute', or off",
+                    _storage_uri: "memory:// or redis://host:port/db",
+                    _listen_address: "host:port, such as 127.0.0.1:9464"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 
