@@ -5,6 +5,7 @@ over it, from the environment variable of the same name.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -64,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
 # Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
 # the other commands and ``serve`` clear it, so one run from the wrong folder creates nothing.
 CREATE_DATABASE = "SCIMSVC_CREATE_DATABASE"
+# Not a setting: the prefix of this deployment's rate-limit counters (finalize).
+RATE_LIMIT_NAMESPACE = "SCIMSVC_RATE_LIMIT_NAMESPACE"
 
 
 
@@ -216,6 +219,11 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         # The folder is made (0700) with the database file, by the command allowed to create it.
         config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
     check_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    # Servers sharing a database share their rate limits in Redis; two deployments sharing
+    # one Redis do not (the namespace is derived from the database URL, without its password).
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"]).set(password=None)
+    config.setdefault(RATE_LIMIT_NAMESPACE, "scimsvc:" + hashlib.sha256(
+        url.render_as_string(hide_password=False).encode()).hexdigest()[:12])
     base = config.get("SCIMSVC_BASE_URL")
     if base:
         parts = urlsplit(base)

@@ -26,6 +26,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
+from ..config import RATE_LIMIT_NAMESPACE
 from ..errors import TooManyRequests
 from ..services import audit
 from .auth import Access
@@ -60,7 +61,7 @@ def init_app(app: Flask, blueprints) -> None:
     refused = app.config["SCIMSVC_RATE_LIMIT_REFUSED"]
     limiter = Limiter(
         key_func=_client_address, app=None, storage_uri=app.config["SCIMSVC_RATE_LIMIT_STORAGE"],
-        strategy="sliding-window-counter", key_prefix="scimsvc", headers_enabled=False,
+        strategy="sliding-window-counter", key_prefix=app.config[RATE_LIMIT_NAMESPACE], headers_enabled=False,
         in_memory_fallback_enabled=True, swallow_errors=True,
         enabled=bool(per_key or refused),
     )
