@@ -72,6 +72,18 @@ def _filters(command: Callable) -> Callable:
     return command
 
 
+def _refusals_option(command: Callable) -> Callable:
+    return click.option(
+        "--refusals", is_flag=True,
+        help="Instead of the organization's events, the instance's refused requests that belong "
+             "to no organization (no key, or a key that does not exist): one row per minute, "
+             "client address and reason.")(command)
+
+
+def _tenant(state: State, refusals: bool) -> int | None:
+    return None if refusals else state.tenant_id
+
+
 def _where(since, user, key, operation, status) -> audit.EventFilter:
     return audit.EventFilter(since=since, user=user, key=key, operation=operation, status=status)
 
@@ -83,16 +95,27 @@ def audit_group() -> None:
 
 @audit_group.command("list")
 @_filters
+@_refusals_option
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
               help="Show at most this many events (the newest).")
 @json_option
 @pass_state
-def audit_list(state: State, since, user, key, operation, status, limit: int, as_json: bool) -> None:
-    """List journaled events, oldest first (the newest --limit of them)."""
+def audit_list(state: State, since, user, key, operation, status, refusals: bool, limit: int,
+               as_json: bool) -> None:
+    """List journaled events, oldest first (the newest --limit of them).
+
+    Refused requests are summarised: one row per minute, key, client address and
+    reason, with the number of requests it stands for.
+    """
     where = _where(since, user, key, operation, status)
-    events = audit.list_events(state.tenant_id, where, limit)
+    events = audit.list_events(_tenant(state, refusals), where, limit)
     if as_json:
         emit_json([audit.event_json(e) for e in events])
+        return
+    if refusals:
+        table(["minute", "reason", "status", "requests", "client", "path", "user agent"],
+              [(when(e.at), e.reason, e.status, e.repeats, e.client_address, e.path, e.user_agent)
+               for e in events])
         return
     table(["time", "operation", "status", "user", "key", "changed", "request id"],
           [(when(e.at), e.operation, _outcome(e), e.target_user_name or e.target_user_id,
@@ -100,6 +123,8 @@ def audit_list(state: State, since, user, key, operation, status, limit: int, as
 
 
 def _outcome(entry) -> str:
+    if entry.reason is not None:  # a refusal summary
+        return f"{entry.status} {entry.reason} x{entry.repeats}"
     return f"{entry.status} {entry.scim_type}" if entry.scim_type else str(entry.status)
 
 
@@ -109,17 +134,20 @@ def _outcome(entry) -> str:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write to FILE instead of stdout.")
 @_filters
+@_refusals_option
 @pass_state
-def audit_export(state: State, fmt: str, output, since, user, key, operation, status) -> None:
+def audit_export(state: State, fmt: str, output, since, user, key, operation, status,
+                 refusals: bool) -> None:
     """Export journaled events, oldest first, streaming them from the database.
 
     Events are read a batch at a time, so an export of any size runs in constant memory.
     """
     where = _where(since, user, key, operation, status)
-    total = audit.count_events(state.tenant_id, where)
+    tenant = _tenant(state, refusals)
+    total = audit.count_events(tenant, where)
     stream = click.open_file(output or "-", "w", encoding="utf-8")
     with stream:
-        written = _write_events(stream, audit.iter_events(state.tenant_id, where), total)
+        written = _write_events(stream, audit.iter_events(tenant, where), total)
     if output:
         note(f"Exported {written} event{'s' if written != 1 else ''} to {output}.")
 
@@ -148,15 +176,20 @@ def _line(entry) -> str:
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
               help="Delete events older than DAYS days.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_refusals_option
 @pass_state
-def audit_prune(state: State, days: int, yes: bool) -> None:
-    """Delete journaled events older than --older-than DAYS (asks first)."""
-    count = audit.count_older(state.tenant_id, days)
+def audit_prune(state: State, days: int, yes: bool, refusals: bool) -> None:
+    """Delete the organization's events older than --older-than DAYS (asks first).
+
+    Only this organization's: --refusals prunes the refusals that belong to none.
+    """
+    tenant = _tenant(state, refusals)
+    count = audit.count_older(tenant, days)
     if count == 0:
         click.echo(f"No audit events older than {days} days.")
         return
     if not yes:
         click.confirm(f"Delete {count} audit event{'s' if count != 1 else ''} older than {days} days? "
                       "This cannot be undone.", abort=True)
-    deleted = audit.prune_events(state.tenant_id, days)
+    deleted = audit.prune_events(tenant, days)
     click.echo(f"Deleted {deleted} audit event{'s' if deleted != 1 else ''} older than {days} days.")

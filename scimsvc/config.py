@@ -5,9 +5,12 @@ over it, from the environment variable of the same name.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any, Mapping
 from urllib.parse import urlsplit
+
+import limits
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -45,6 +48,19 @@ DEFAULTS: dict[str, Any] = {
     # and seconds a connection may stay idle before it is closed (cli/front.py).
     "SCIMSVC_READ_TIMEOUT": 20,
     "SCIMSVC_IDLE_TIMEOUT": 30,
+    # Rate limits (flask-limiter; "N per second|minute|hour", several joined by ";", or
+    # "off"): requests per API key, whatever its route, and refused requests (no valid key,
+    # 401/403) per client address. Far above what an IdP sends: Entra's gallery rule is
+    # 25 requests/s per tenant; Okta's imports come in bursts.
+    "SCIMSVC_RATE_LIMIT_PER_KEY": "200 per second; 6000 per minute",
+    "SCIMSVC_RATE_LIMIT_REFUSED": "60 per minute",
+    # Where the counts live: memory:// (each process its own) or redis://host:port/db,
+    # shared by every worker and server using it.
+    "SCIMSVC_RATE_LIMIT_STORAGE": "memory://",
+    # Seconds between journal writes of the refused requests counted in memory.
+    "SCIMSVC_REFUSAL_FLUSH_SECONDS": 10.0,
+    # host:port of the Prometheus listener `scimsvc serve` opens for /metrics ("" = none).
+    "SCIMSVC_METRICS_LISTEN": "",
     # Level of the service's own log (stderr) under ``scimsvc serve``.
     "SCIMSVC_LOG_LEVEL": "INFO",
     # Days the change feed keeps events; an older cursor is 410 (resynchronise from /api/v1/users).
@@ -66,6 +82,8 @@ DEFAULTS: dict[str, Any] = {
 # Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
 # the other commands and ``serve`` clear it, so one run from the wrong folder creates nothing.
 CREATE_DATABASE = "SCIMSVC_CREATE_DATABASE"
+# Not a setting: the prefix of this deployment's rate-limit counters (finalize).
+RATE_LIMIT_NAMESPACE = "SCIMSVC_RATE_LIMIT_NAMESPACE"
 
 
 
@@ -110,6 +128,34 @@ def _on_off(raw: Any) -> bool:
     if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(raw)
+def _rate_limit(raw: Any) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("off", "none", "0"):
+        return ""
+    try:
+        if not limits.parse_many(text):
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError(raw) from None
+    return text
+
+
+def _storage_uri(raw: Any) -> str:
+    text = str(raw).strip()
+    if urlsplit(text).scheme not in ("memory", "redis", "rediss", "redis+sentinel",
+                                     "redis+cluster"):
+        raise ValueError(raw)
+    return text
+
+
+def _listen_address(raw: Any) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("", "off"):
+        return ""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not 0 < int(port) < 65536:
+        raise ValueError(raw)
+    return text
 
 
 def _log_level(raw: Any) -> str:
@@ -147,6 +193,11 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_WEBHOOK_LEASE_SECONDS": ("SCIMSVC_WEBHOOK_LEASE_SECONDS", _positive_number),
     "SCIMSVC_WEBHOOK_POLL_SECONDS": ("SCIMSVC_WEBHOOK_POLL_SECONDS", _positive_number),
     "SCIMSVC_WEBHOOK_WORKER": ("SCIMSVC_WEBHOOK_WORKER", _on_off),
+    "SCIMSVC_RATE_LIMIT_PER_KEY": ("SCIMSVC_RATE_LIMIT_PER_KEY", _rate_limit),
+    "SCIMSVC_RATE_LIMIT_REFUSED": ("SCIMSVC_RATE_LIMIT_REFUSED", _rate_limit),
+    "SCIMSVC_RATE_LIMIT_STORAGE": ("SCIMSVC_RATE_LIMIT_STORAGE", _storage_uri),
+    "SCIMSVC_REFUSAL_FLUSH_SECONDS": ("SCIMSVC_REFUSAL_FLUSH_SECONDS", _positive_number),
+    "SCIMSVC_METRICS_LISTEN": ("SCIMSVC_METRICS_LISTEN", _listen_address),
 }
 
 
@@ -168,7 +219,10 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
                     _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
                     _proxy_count: "a number of proxies from 0 to 10",
-                    _synchronous: "FULL or NORMAL", _on_off: "on or off"}.get(parse, "a string")
+                    _synchronous: "FULL or NORMAL", _on_off: "on or off",
+                    _rate_limit: "limits such as '100 per second; 3000 per minute', or off",
+                    _storage_uri: "memory:// or redis://host:port/db",
+                    _listen_address: "host:port, such as 127.0.0.1:9464"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 
@@ -201,6 +255,11 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         # The folder is made (0700) with the database file, by the command allowed to create it.
         config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
     check_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    # Servers sharing a database share their rate limits in Redis; two deployments sharing
+    # one Redis do not (the namespace is derived from the database URL, without its password).
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"]).set(password=None)
+    config.setdefault(RATE_LIMIT_NAMESPACE, "scimsvc:" + hashlib.sha256(
+        url.render_as_string(hide_password=False).encode()).hexdigest()[:12])
     base = config.get("SCIMSVC_BASE_URL")
     if base:
         parts = urlsplit(base)

@@ -114,6 +114,16 @@ class PayloadTooLarge(ScimsvcError):
     default_detail = "The request body is larger than the server accepts."
 
 
+class TooManyRequests(ScimsvcError):
+    """A rate limit is exhausted (RFC 6585 §4); ``Retry-After`` says when to try again."""
+
+    status = 429
+    default_detail = "Too many requests: the rate limit is exhausted. Retry later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1):
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
 class Busy(ScimsvcError):
     """The database could not give the request its lock in time; the client may retry."""
 

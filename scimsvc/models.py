@@ -245,6 +245,9 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index("ix_audit_tenant_at", "tenant_id", "at"),
         Index("ix_audit_target", "tenant_id", "target_user_name"),
+        # Refusal summaries: the minute's row to add to, and `audit list --refusals` (0010).
+        Index("ix_audit_refusals", "reason", "at", "client_address",
+              sqlite_where=text("reason IS NOT NULL"), postgresql_where=text("reason IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -262,6 +265,12 @@ class AuditEvent(db.Model):
     status: Mapped[int] = mapped_column(Integer)
     scim_type: Mapped[str | None] = mapped_column(String(32))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The address the request came from (after SCIMSVC_TRUSTED_PROXIES).
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    # A refusal summary: why the requests were refused (no_key, malformed, unknown, revoked,
+    # expired, forbidden, rate_limited) and how many fell in the minute starting at ``at``.
+    reason: Mapped[str | None] = mapped_column(String(32))
+    repeats: Mapped[int | None] = mapped_column(Integer)
 
 
 class Group(db.Model):

@@ -22,17 +22,24 @@ from tests.scimdata import CORE_USER, SCIM
 BASE_URL = "https://scim.example.test"
 
 
-def _test_app(tmp_path: Path, database_url: str):
+def _test_app(tmp_path: Path, database_url: str, **config):
+    # An in-process client sends far faster than any IdP: the rate limits are off unless a
+    # test (tests/api/test_rate_limits.py) sets them.
     return create_app({
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SCIMSVC_BASE_URL": BASE_URL,
+        "SCIMSVC_RATE_LIMIT_PER_KEY": "",
+        "SCIMSVC_RATE_LIMIT_REFUSED": "",
+        **config,
     })
 
 
 def _close(app) -> None:
-    """Return the app's connections: on SQLite the last close checkpoints the -wal file away."""
+    """Journal the refusals still counted, stop their thread, and return the app's connections
+    (on SQLite the last close checkpoints the -wal file away)."""
+    app.extensions["scimsvc.refusals"].stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -45,3 +45,20 @@ def wait_until_answering(process: subprocess.Popen, answers: Callable[[], bool],
         if time.monotonic() > deadline:
             pytest.fail(f"scimsvc serve did not answer in {seconds}s:\n{log.read_text()}")
         time.sleep(0.1)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str | None:
+    """The local Redis (127.0.0.1:6379) if it answers a PING, else None (tests then skip;
+    .ci/run starts it)."""
+    try:
+        import redis
+    except ImportError:
+        return None
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except (redis.RedisError, OSError):
+        return None
+    return REDIS_URL

@@ -5,19 +5,21 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import authzen, directory, errors, health, requestlog
+from . import authzen, directory, errors, health, journal, limits, requestlog, scim
 from .http import TolerantPaths
-from .scim import bp as scim_blueprint
 
 
 def init_app(app: Flask) -> None:
     """Register the APIs, their error rendering and the request log on ``app``."""
     errors.init_app(app)
-    app.register_blueprint(scim_blueprint)
+    requestlog.init_app(app)
+    journal.init_app(app)
+    app.register_blueprint(scim.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(directory.bp)
     app.register_blueprint(authzen.bp)
-    requestlog.init_app(app)
+    app.before_request(scim.identify)  # before the limiter: it needs to know the key
+    limits.init_app(app, [scim.bp])
     app.wsgi_app = TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     proxies = app.config.get("SCIMSVC_TRUSTED_PROXIES", 0)
     if proxies:

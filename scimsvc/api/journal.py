@@ -1,9 +1,12 @@
 """Bind the audit context of a SCIM request, and journal its failure or read after the response."""
 from __future__ import annotations
 
-from flask import Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from ..services import audit
+from ..services.refusals import Refusals
+
+EXTENSION = "scimsvc.refusals"
 
 
 def operation_for(method: str, path: str) -> str:
@@ -40,12 +43,35 @@ def bind_request() -> None:
         operation=operation_for(request.method, request.path),
         user_agent=request.headers.get("User-Agent"),
         target_id=(request.view_args or {}).get("scim_id"),
+        client_address=request.remote_addr,
     ))
+
+
+def note_refusal(reason: str | None) -> None:
+    """Mark the current request as refused (api.auth.REASONS): it will be counted, not written."""
+    context = audit.current()
+    if context is not None:
+        context.refusal = reason
+
+
+def refusals() -> Refusals:
+    """The current app's refusal counts (created by ``init_app``)."""
+    return current_app.extensions[EXTENSION]
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its in-memory refusal counts, journaled by a background thread."""
+    app.extensions[EXTENSION] = Refusals(app.app_context,
+                                         app.config["SCIMSVC_REFUSAL_FLUSH_SECONDS"])
 
 
 def record_outcome(response: Response) -> Response:
     """Journal a refused or failed request (4xx), or a read when the organization asks for it."""
     status = response.status_code
+    context = audit.current()
+    if context is not None and context.refusal is not None:
+        refusals().add(context, status)  # no database write on the request path
+        return response
     if 400 <= status < 500:
         audit.record_failure(status, g.pop("scim_type", None))
     else:

@@ -12,18 +12,34 @@ from ..scim.versions import etag, not_modified
 from ..services import groups as group_service
 from ..services import users as user_service
 from . import discovery, journal
-from .auth import authorize
+from .auth import check
 from .http import (group_location, if_match, if_none_match, read_json, request_id, scim_response,
                    scim_root, user_location)
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
 
-@bp.before_request
-def _authorize():
+def identify() -> None:
+    """Give a SCIM request its id and audit context, and check its key without refusing yet.
+
+    An app-level hook registered before the rate limiter, so the limiter knows whether
+    the key is valid (api.limits); the refusal itself is raised by ``_authorize``.
+    """
+    if request.blueprint != bp.name:
+        return
     g.request_id = request_id()
     journal.bind_request()
-    g.credential = authorize(request.headers.get("Authorization"))
+    g.access = check(request.headers.get("Authorization"))
+    if g.access.refusal is not None:
+        journal.note_refusal(g.access.reason)
+
+
+@bp.before_request
+def _authorize():
+    access = g.access
+    if access.refusal is not None:
+        raise access.refusal
+    g.credential = access.credential
     g.tenant_id = g.credential.key.tenant_id
 
 

@@ -87,6 +87,10 @@ class RequestContext:
     api_key_name: str | None = None
     target_id: str | None = None
     target_name: str | None = None
+    client_address: str | None = None  # after SCIMSVC_TRUSTED_PROXIES
+    # Why the request was refused (api.auth.REASONS), if it was: then it is summarised
+    # in memory (services.refusals), never written on its own.
+    refusal: str | None = None
     # The event (its column values) this request journaled, if any, and whether it is
     # committed: ``record``'s is "pending" until its transaction commits or rolls back.
     event: dict[str, Any] | None = field(default=None, repr=False)
@@ -109,6 +113,8 @@ def bind(context: RequestContext | None) -> None:
         context.path = _storable(context.path)
         if context.target_id is not None:
             context.target_id = _storable(context.target_id[:36])
+        if context.client_address is not None:
+            context.client_address = _storable(context.client_address[:64])
     _current.set(context)
 
 
@@ -218,7 +224,8 @@ def _event(context: RequestContext, operation: str, status: int, *,
         "user_agent": context.user_agent, "method": context.method, "path": context.path,
         "operation": operation, "target_user_id": context.target_id,
         "target_user_name": context.target_name, "status": status, "scim_type": scim_type,
-        "changes": changes,
+        "changes": changes, "client_address": context.client_address,
+        "reason": None, "repeats": None,
     }
 
 
@@ -261,8 +268,8 @@ def record_failure(status: int, scim_type: str | None = None) -> None:
     if the event cannot be written, a warning is logged.
     """
     context = _current.get()
-    if context is None or not 400 <= status < 500:
-        return
+    if context is None or not 400 <= status < 500 or context.refusal is not None:
+        return  # a refusal is summarised by services.refusals, not written here
     db.session.rollback()
     if context.event_state == "committed":
         return  # the request's change (and its event) committed before it failed
@@ -277,7 +284,8 @@ def record_failure(status: int, scim_type: str | None = None) -> None:
 def record_read(status: int) -> None:
     """Journal a successful read of users if the organization asked for it (journal_reads)."""
     context = _current.get()
-    if context is None or context.tenant_id is None or context.event is not None:
+    if (context is None or context.tenant_id is None or context.event is not None
+            or context.refusal is not None):
         return
     if not (200 <= status < 300 or status == 304):
         return

@@ -35,15 +35,21 @@ def parse_status(value: str) -> tuple[int, int]:
     return number, number
 
 
-def events_query(tenant_id: int, where: EventFilter = EventFilter()) -> Select:
+def _scope(tenant_id: int | None) -> Any:
+    """The events of one organization, or (None) those of none: the refused requests whose
+    organization could not be known (no key, an unknown key), for instance-level tooling."""
+    if tenant_id is None:
+        return AuditEvent.tenant_id.is_(None)
+    return AuditEvent.tenant_id == tenant_id
+
+
+def events_query(tenant_id: int | None, where: EventFilter = EventFilter()) -> Select:
     """Select the organization's events matching ``where``, oldest first.
 
-    Events of requests whose organization could not be known (401: no valid
-    key) belong to none and are included for every organization.
+    ``tenant_id`` None selects the events that belong to no organization (refusals
+    of requests without a known key); an organization never sees those.
     """
-    query = select(AuditEvent).where(
-        or_(AuditEvent.tenant_id == tenant_id, AuditEvent.tenant_id.is_(None))
-    )
+    query = select(AuditEvent).where(_scope(tenant_id))
     if where.since is not None:
         query = query.where(AuditEvent.at >= where.since)
     if where.user:
@@ -59,7 +65,7 @@ def events_query(tenant_id: int, where: EventFilter = EventFilter()) -> Select:
     return query.order_by(AuditEvent.at, AuditEvent.id)
 
 
-def list_events(tenant_id: int, where: EventFilter = EventFilter(),
+def list_events(tenant_id: int | None, where: EventFilter = EventFilter(),
                 limit: int | None = None) -> list[AuditEvent]:
     """Return the newest ``limit`` matching events (all if None), oldest first."""
     query = events_query(tenant_id, where)
@@ -69,12 +75,12 @@ def list_events(tenant_id: int, where: EventFilter = EventFilter(),
     return list(db.session.scalars(query))
 
 
-def count_events(tenant_id: int, where: EventFilter = EventFilter()) -> int:
+def count_events(tenant_id: int | None, where: EventFilter = EventFilter()) -> int:
     subquery = events_query(tenant_id, where).order_by(None).subquery()
     return db.session.scalar(select(func.count()).select_from(subquery)) or 0
 
 
-def iter_events(tenant_id: int, where: EventFilter = EventFilter(),
+def iter_events(tenant_id: int | None, where: EventFilter = EventFilter(),
                 batch: int = 1000) -> Iterator[AuditEvent]:
     """Stream matching events oldest first, ``batch`` rows at a time (never the whole table)."""
     query = events_query(tenant_id, where).execution_options(yield_per=batch)
@@ -84,14 +90,15 @@ def iter_events(tenant_id: int, where: EventFilter = EventFilter(),
         db.session.expunge(entry)
 
 
-def prune_events(tenant_id: int, older_than_days: int, batch: int = 5000) -> int:
-    """Delete events older than ``older_than_days`` days; return how many.
+def prune_events(tenant_id: int | None, older_than_days: int, batch: int = 5000) -> int:
+    """Delete the organization's events older than ``older_than_days`` days; return how many.
 
+    Only that organization's: ``tenant_id`` None prunes the events of none (refusals).
     Deletes in batches, each its own short write transaction, so SCIM writes
     waiting for the lock are not held up by a large prune.
     """
     cutoff = utcnow() - timedelta(days=older_than_days)
-    scope = or_(AuditEvent.tenant_id == tenant_id, AuditEvent.tenant_id.is_(None))
+    scope = _scope(tenant_id)
     deleted = 0
     while True:
         with write_transaction():
@@ -105,13 +112,10 @@ def prune_events(tenant_id: int, older_than_days: int, batch: int = 5000) -> int
             return deleted
 
 
-def count_older(tenant_id: int, older_than_days: int) -> int:
+def count_older(tenant_id: int | None, older_than_days: int) -> int:
     cutoff = utcnow() - timedelta(days=older_than_days)
     return db.session.scalar(
-        select(func.count(AuditEvent.id)).where(
-            or_(AuditEvent.tenant_id == tenant_id, AuditEvent.tenant_id.is_(None)),
-            AuditEvent.at < cutoff,
-        )
+        select(func.count(AuditEvent.id)).where(_scope(tenant_id), AuditEvent.at < cutoff)
     ) or 0
 
 
@@ -132,6 +136,10 @@ def event_json(entry: AuditEvent) -> dict[str, Any]:
         else {"id": entry.target_user_id, "userName": entry.target_user_name},
         "outcome": {"status": entry.status, "scimType": entry.scim_type},
         "changes": entry.changes,
+        "clientAddress": entry.client_address,
+        # A refusal summary: why, and how many requests in the minute starting at "time".
+        "refusal": None if entry.reason is None else {"reason": entry.reason,
+                                                      "requests": entry.repeats},
     }
 
 

@@ -202,21 +202,30 @@ def team_grants(team: Team, action: str, scope: str) -> bool:
 
 @dataclass(frozen=True)
 class Credential:
-    """A presented key that is valid, and whether its team may act.
+    """A presented key that is known, its state, and whether its team may act.
 
     ``key`` has the key's id, tenant_id, name, expires_at, revoked_at and last_used_at.
+    ``state`` is 'active', 'revoked' or 'expired'; only an active, permitted key may act.
     """
 
     key: Any
     permitted: bool
+    state: str = "active"
+
+    @property
+    def valid(self) -> bool:
+        return self.state == "active" and self.permitted
 
 
 def authenticate(token: str, action: str, scope: str) -> Credential | None:
-    """Check a presented key: None unless it is a known, unrevoked, unexpired key.
+    """Check a presented key: None unless it is one of ours (known, with the right secret).
 
     One indexed lookup finds the key and, in the same query, whether its team
     holds a role granting ``action`` at ``scope`` — evaluated on every request,
-    so taking a role from a team locks its keys out at once.
+    so taking a role from a team locks its keys out at once. A revoked or expired
+    key comes back with its state, so the refusal can be journaled in its
+    organization. Only a key that may act records its use: a refused request
+    writes nothing.
     """
     match = KEY_PATTERN.match(token)
     prefix = match.group(1) if match else None
@@ -228,10 +237,10 @@ def authenticate(token: str, action: str, scope: str) -> Credential | None:
     if not hmac.compare_digest(presented, stored) or row is None:
         return None
     now = utcnow()
-    if key_state(row, now) != "active":
-        return None
-    _touch(row, now)
-    return Credential(row, bool(row.permitted))
+    credential = Credential(row, bool(row.permitted), key_state(row, now))
+    if credential.valid:
+        _touch(row, now)
+    return credential
 
 
 def _touch(key: Any, now: datetime) -> None:

@@ -1,10 +1,10 @@
-"""The audit journal's INSERT, run on the connection of the transaction it belongs to, and the
-reads and rewrites of an erasure (``scimsvc user purge``)."""
+"""The audit journal's INSERT and the refusal summaries' merge, run in the caller's transaction,
+and the reads and rewrites of an erasure (``scimsvc user purge``)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, insert, null, or_, select, update
+from sqlalchemy import and_, func, insert, null, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..database.prepared import DriverConnection, PreparedWrite
@@ -51,3 +51,29 @@ def rewrite_event(connection: Connection, event_id: int, target_user_name: str |
     connection.execute(update(AuditEvent.__table__).where(_events.id == event_id)
                        .values(target_user_name=target_user_name,
                                changes=null() if changes is None else changes))
+
+
+_EVENTS = AuditEvent.__table__
+# Serialises refusal flushes across processes and servers on PostgreSQL, so two flushing
+# the same minute add to one row (SQLite's writers are serialised by BEGIN IMMEDIATE).
+_REFUSAL_LOCK = 0x5C1A_0010
+
+
+def merge_refusal(connection: Connection, entry: dict[str, Any]) -> None:
+    """Add ``entry['repeats']`` refusals to the summary row of their minute, or write that row.
+
+    A summary is one row per (minute ``at``, organization, key, client address, reason);
+    ``entry`` holds every column of it.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFUSAL_LOCK})
+    c = _EVENTS.c
+    result = connection.execute(
+        update(_EVENTS)
+        .where(c.reason == entry["reason"], c.at == entry["at"],
+               c.client_address.is_not_distinct_from(entry["client_address"]),
+               c.tenant_id.is_not_distinct_from(entry["tenant_id"]),
+               c.api_key_id.is_not_distinct_from(entry["api_key_id"]))
+        .values(repeats=c.repeats + entry["repeats"], status=entry["status"]))
+    if not result.rowcount:
+        connection.execute(insert(_EVENTS), [entry])

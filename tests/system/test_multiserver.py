@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from tests.databases import is_postgres, postgres_schema, server_url
-from tests.live import console_script, free_port, wait_until_answering
+from tests.live import console_script, free_port, redis_url, wait_until_answering
 from tests.scimdata import CORE_USER as USER, PATCH_OP
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(
@@ -271,3 +271,48 @@ def test_a_key_revoked_through_the_cli_is_refused_by_both_servers_at_once(cluste
     # The other key is untouched.
     assert all(server.call("GET", "Users?count=1", cluster.key)[0] == 200
                for server in cluster.servers)
+
+
+@pytest.mark.skipif(redis_url() is None, reason="no Redis on 127.0.0.1:6379 (.ci/run starts one)")
+def test_rate_limits_are_shared_by_both_servers_through_redis(tmp_path):
+    """Two servers (four workers) on one database and one Redis count a key's requests and an
+    address's refusals together: the limit holds for the deployment, not per process."""
+    with postgres_schema(server_url()) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSVC_")}
+        env.update(SCIMSVC_DATABASE_URL=url, SCIMSVC_INSTANCE_PATH=str(tmp_path / "instance"),
+                   SCIMSVC_RATE_LIMIT_STORAGE=redis_url(),
+                   SCIMSVC_RATE_LIMIT_PER_KEY="8 per minute", SCIMSVC_RATE_LIMIT_REFUSED="6 per minute")
+        made = Cluster([], "", url, env, tmp_path)
+        made.admin("init")
+        made.admin("role", "create", "p", "--permission", "scim:provision")
+        made.admin("team", "create", "idp", "--role", "p")
+        key = json.loads(made.admin("api-key", "create", "--team", "idp", "--name", "okta",
+                                    "--json"))["key"]
+        servers = [_start(env, tmp_path), _start(env, tmp_path)]
+        try:
+            for server in servers:
+                wait_until_answering(server.process, lambda s=server: _healthy(s), server.log,
+                                     STARTUP_SECONDS)
+            statuses = [servers[i % 2].call("GET", "Users", key)[0] for i in range(8)]
+            assert statuses == [200] * 8
+            over = [servers[i % 2].call("GET", "Users", key) for i in range(2)]
+            assert [status for status, _ in over] == [429, 429]
+            assert all(body["status"] == "429" for _, body in over)
+            refused = [servers[i % 2].call("GET", "Users", "scimsvc_0123456789ab_" + "A" * 43)[0]
+                       for i in range(8)]
+            assert refused == [401] * 6 + [429] * 2
+        finally:
+            for server in servers:
+                server.process.send_signal(signal.SIGTERM)
+            for server in servers:
+                server.process.wait(timeout=30)
+        # The refusals were journaled at exit, one row per server process and reason at most.
+        rows = made.sql("SELECT reason, SUM(repeats) FROM audit_events WHERE reason IS NOT NULL "
+                        "GROUP BY reason ORDER BY reason")
+        assert rows == [("rate_limited", 4), ("unknown", 6)]
+
+
+def _healthy(server: Server) -> bool:
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/healthz")
+    with _opener.open(request, timeout=5) as response:
+        return response.status == 200
