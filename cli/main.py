@@ -10,7 +10,7 @@ from scimsvc.config import CREATE_DATABASE
 from scimsvc.database import migrate
 from scimsvc.services.organizations import ensure_organization
 
-from . import audit, db, keys, orgs, provisioning, roles, teams, users
+from . import audit, db, google, keys, orgs, provisioning, roles, teams, users
 from .context import AdminGroup, State, pass_state
 from .output import note
 from .server import check_ready, run
@@ -73,7 +73,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,
-              provisioning.provisioning_group, users.user_group, audit.audit_group, db.db):
+              provisioning.provisioning_group, users.user_group, audit.audit_group, db.db,
+              google.google_group):
     cli.add_command(group)
 
 if __name__ == "__main__":  # pragma: no cover
