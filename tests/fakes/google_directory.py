@@ -224,9 +224,10 @@ class FakeGoogle:
             if failure.delay:
                 time.sleep(failure.delay)
             if failure.status:
-                return _error(failure.status, "Backend Error" if failure.status >= 500
-                              else "Rate Limit Exceeded", "backendError" if failure.status >= 500
-                              else "rateLimitExceeded")
+                message, reason = {403: ("Not Authorized to access this resource/api", "forbidden"),
+                                   429: ("Rate Limit Exceeded", "rateLimitExceeded")}.get(
+                    failure.status, ("Backend Error", "backendError"))
+                return _error(failure.status, message, reason)
         customer, domain = args.get("customer"), args.get("domain")
         if not customer and not domain:
             return _error(400, "Bad Request", "badRequest")

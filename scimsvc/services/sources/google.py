@@ -226,10 +226,11 @@ def to_document(user: dict[str, Any], manager_id: str | None) -> dict[str, Any]:
 
 
 def manager_of(user: dict[str, Any]) -> str | None:
-    """The folded e-mail of the user's manager relation, if any."""
+    """The folded e-mail of the user's manager relation, if any (a user is not their own)."""
     for relation in user.get("relations") or ():
         if isinstance(relation, dict) and relation.get("type") == "manager" and relation.get("value"):
-            return fold(str(relation["value"]))
+            manager = fold(str(relation["value"]))
+            return None if manager == fold(str(user.get("primaryEmail", ""))) else manager
     return None
 
 
