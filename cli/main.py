@@ -11,7 +11,8 @@ from scimsvc.database import migrate
 from scimsvc.services.events import acting_as
 from scimsvc.services.organizations import ensure_organization
 
-from . import audit, db, events, groups, keys, orgs, provisioning, roles, teams, users, webhooks
+from . import (audit, db, events, google, groups, keys, orgs, provisioning, roles, teams, users,
+               webhooks)
 from .context import AdminGroup, State, pass_state
 from .output import note
 from .server import check_ready, run
@@ -76,7 +77,7 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,
               provisioning.provisioning_group, users.user_group, groups.group_group, audit.audit_group,
-              events.events_group, db.db, webhooks.webhook):
+              events.events_group, db.db, webhooks.webhook, google.google_group):
     cli.add_command(group)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -77,6 +77,14 @@ DEFAULTS: dict[str, Any] = {
     "SCIMSVC_WEBHOOK_LEASE_SECONDS": 60,
     "SCIMSVC_WEBHOOK_POLL_SECONDS": 0.5,
     "SCIMSVC_WEBHOOK_WORKER": True,
+    # The Google Workspace sync (services/sources/google.py, docs/idp/google-workspace.md):
+    # the root the Directory API paths are joined to, seconds between the syncs ``serve``
+    # runs, how many disables + removals one sync may make (None: 10 % of the source's
+    # users, at least 5; "N%" a share), and seconds one API request may take.
+    "SCIMSVC_GOOGLE_API_URL": "https://admin.googleapis.com/",
+    "SCIMSVC_GOOGLE_SYNC_INTERVAL": 900,
+    "SCIMSVC_GOOGLE_MAX_REMOVALS": None,
+    "SCIMSVC_GOOGLE_TIMEOUT": 30,
 }
 
 # Not a setting: whether the engine may create a missing SQLite file. ``scimsvc init`` may;
@@ -165,6 +173,26 @@ def _log_level(raw: Any) -> str:
     return level
 
 
+def _removals(raw: Any) -> int | str:
+    text = str(raw).strip()
+    if text.endswith("%"):
+        share = float(text[:-1])
+        if not 0 <= share <= 100:
+            raise ValueError(raw)
+        return f"{share:g}%"
+    value = int(text)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+def _api_url(raw: Any) -> str:
+    parts = urlsplit(str(raw))
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(raw)
+    return str(raw).rstrip("/") + "/"
+
+
 # Setting name (an environment variable, or an assignment in instance/config.py)
 # -> (config key, parser).
 ENVIRONMENT: dict[str, tuple[str, Any]] = {
@@ -198,6 +226,10 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_RATE_LIMIT_STORAGE": ("SCIMSVC_RATE_LIMIT_STORAGE", _storage_uri),
     "SCIMSVC_REFUSAL_FLUSH_SECONDS": ("SCIMSVC_REFUSAL_FLUSH_SECONDS", _positive_number),
     "SCIMSVC_METRICS_LISTEN": ("SCIMSVC_METRICS_LISTEN", _listen_address),
+    "SCIMSVC_GOOGLE_API_URL": ("SCIMSVC_GOOGLE_API_URL", _api_url),
+    "SCIMSVC_GOOGLE_SYNC_INTERVAL": ("SCIMSVC_GOOGLE_SYNC_INTERVAL", _positive_number),
+    "SCIMSVC_GOOGLE_MAX_REMOVALS": ("SCIMSVC_GOOGLE_MAX_REMOVALS", _removals),
+    "SCIMSVC_GOOGLE_TIMEOUT": ("SCIMSVC_GOOGLE_TIMEOUT", _positive_number),
 }
 
 
@@ -222,7 +254,9 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
                     _synchronous: "FULL or NORMAL", _on_off: "on or off",
                     _rate_limit: "limits such as '100 per second; 3000 per minute', or off",
                     _storage_uri: "memory:// or redis://host:port/db",
-                    _listen_address: "host:port, such as 127.0.0.1:9464"}.get(parse, "a string")
+                    _listen_address: "host:port, such as 127.0.0.1:9464",
+                    _removals: "a number of users, or a share such as 10%",
+                    _api_url: "an http(s) URL such as https://admin.googleapis.com/"}.get(parse, "a string")
             raise ConfigError(f"{name}={raw!r} is not valid: expected {kind}.") from None
     return found
 

@@ -134,6 +134,14 @@ class Busy(ScimsvcError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class SourceFailed(ScimsvcError):
+    """A directory that a sync reads (the Google Directory API) refused or failed a request;
+    the detail says what to fix (API not enabled, delegation missing, wrong admin, timeout)."""
+
+    status = 502
+    default_detail = "The directory did not answer."
+
+
 class NotImplementedByServer(ScimsvcError):
     status = 501
     default_detail = "This operation is not implemented by scimsvc."

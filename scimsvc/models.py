@@ -30,6 +30,10 @@ MULTI_VALUED = ("emails", "phoneNumbers", "ims", "photos", "addresses",
                 "entitlements", "roles", "x509Certificates")
 
 
+# The source of the users an IdP provisions over SCIM (users.source).
+SCIM_SOURCE = "scim"
+
+
 def utcnow() -> datetime:
     """Return the current time as a naive UTC datetime (how every timestamp is stored)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -177,6 +181,8 @@ class User(db.Model):
         Index("ix_users_removed_external_id", "tenant_id", "external_id", "deleted_at",
               sqlite_where=text("deleted_at IS NOT NULL"),
               postgresql_where=text("deleted_at IS NOT NULL")),
+        # A source's users, by the id the source gives them (the Google sync, migration 0009).
+        Index("ix_users_tenant_source", "tenant_id", "source", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -198,6 +204,9 @@ class User(db.Model):
     # Migration 0008. Read positionally by store.users.UserRecord: keep them last, in this order.
     protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What provisions the user: "scim" (an IdP's SCIM calls) or "google:<connection name>".
+    source: Mapped[str] = mapped_column(String(200), default=SCIM_SOURCE,
+                                        server_default=text("'scim'"))
 
     teams: Mapped[list[Team]] = relationship(
         secondary=_memberships, back_populates="members", order_by=Team.name,
@@ -440,3 +449,46 @@ class WebhookDelivery(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     claim_token: Mapped[str | None] = mapped_column(String(32))
+class GoogleConnection(db.Model):
+    """An organization's Google Workspace connection: a service account with domain-wide
+    delegation impersonating ``admin_email``. Only the key file's path is stored."""
+
+    __tablename__ = "google_connections"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    # The users it provisions have source "google:<name>".
+    name: Mapped[str] = mapped_column(String(64))
+    credentials_path: Mapped[str] = mapped_column(Text)
+    admin_email: Mapped[str] = mapped_column(Text)
+    customer: Mapped[str] = mapped_column(String(64), default="my_customer")
+    domain: Mapped[str | None] = mapped_column(Text)
+    org_units: Mapped[list[str]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Who runs its sync now, and until when (one sync at a time across servers).
+    lease_holder: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def source(self) -> str:
+        return f"google:{self.name}"
+
+
+class GoogleSyncRun(db.Model):
+    """One run of a Google sync: when, how it ended, its counts and its errors (clashes too)."""
+
+    __tablename__ = "google_sync_runs"
+    __table_args__ = (Index("ix_google_sync_runs_tenant", "tenant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    source: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # running, succeeded, failed, stopped (the safety valve)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    trigger: Mapped[str] = mapped_column(String(16), default="command")  # command or serve
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -145,7 +145,22 @@ class ScimComplex(ScimField):
         return out
 
 
+class ScimReference(ScimComplex):
+    """A single-valued complex value with a ``value`` sub-attribute (the enterprise ``manager``).
+
+    Entra's older form sends it as the bare id string (``"manager": "123456"``),
+    read as ``{"value": "123456"}``; anything else is read as a complex value.
+    """
+
+    def read(self, value: Any) -> dict[str, Any]:
+        if value.__class__ is str or isinstance(value, str):
+            value = {"value": value}
+        return super().read(value)
+
+
 def _field(attribute: Attribute) -> ScimField:
+    if attribute.type == "complex" and not attribute.multi_valued and attribute.sub("value"):
+        return ScimReference(_declared(attribute.sub_attributes))
     if attribute.type == "complex":
         inner: ScimField = ScimComplex(_declared(attribute.sub_attributes))
     elif attribute.type == "boolean":

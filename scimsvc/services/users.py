@@ -13,7 +13,7 @@ from typing import Any
 
 from ..database.transactions import write_transaction
 from ..errors import InvalidValue, NotFound
-from ..models import utcnow
+from ..models import SCIM_SOURCE, utcnow
 from ..scim.filters.grammar import shown
 from ..scim.filters.tree import indexed_equality, parse_filter
 from ..scim.listing import ListQuery
@@ -90,8 +90,13 @@ def _locked_user(connection: Any, tenant_id: int, scim_id: str) -> UserRecord:
 
 
 def create_user(tenant_id: int, document: dict[str, Any], password: str | None, *,
-                limits: Limits = Limits()) -> UserRecord:
+                limits: Limits = Limits(), source: str = SCIM_SOURCE) -> UserRecord:
     """Create a user from a canonical document (RFC 7644 §3.3).
+
+    ``source`` is what provisions it (``users.source``: ``scim``, or a directory
+    sync such as ``google:<connection>``); a restored account takes it too, and
+    its ``version`` is then above 1. Called inside a write transaction (a sync's
+    batch), the create joins it.
 
     Raises Uniqueness (409) when a live user of the tenant has the same userName,
     ignoring case; the unique index decides, so concurrent creates cannot both win.
@@ -105,7 +110,8 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
     audit.note_target_name(document["userName"])
     # Before the write lock: scrypt is the costliest step (unused on a restore).
     password_hash = hash_password(password) if password is not None else None
-    new = UserRecord(id=None, **store.new_user_row(tenant_id, document, password_hash, utcnow()))
+    new = UserRecord(id=None, **store.new_user_row(tenant_id, document, password_hash, utcnow(),
+                                                   source))
     created = audit.diff({}, audit.snapshot(new), password_changed=password is not None)
     with write_transaction() as connection:
         on_recreate, team_id = settings_store.recreate_policy(connection, tenant_id)
@@ -115,6 +121,8 @@ def create_user(tenant_id: int, document: dict[str, Any], password: str | None, 
         with store.unique_user_name(document.get("userName")):
             if returning is not None:
                 user, changes = _restore(connection, returning, document, password_hash)
+                if user.source != source:
+                    store.update_user(connection, user, {"source": source})
             else:
                 user, changes = store.insert_user(connection, new), created
                 # The userName alone never restores (it may be a reused e-mail address),

@@ -19,7 +19,7 @@ from ..database.engine import is_unique_violation
 from ..database.prepared import DriverConnection, PreparedQuery, PreparedWrite
 from ..database.transactions import driver_connection
 from ..errors import Uniqueness
-from ..models import MULTI_VALUED, User, UserValue, utcnow
+from ..models import MULTI_VALUED, SCIM_SOURCE, User, UserValue, utcnow
 from ..scim.schema import fold
 
 _users = User.__table__.c
@@ -60,6 +60,7 @@ class UserRecord:
     deleted_at: datetime | None
     protected: bool
     purged_at: datetime | None
+    source: str = "scim"
 
 
 _COLUMN_KEYS = tuple(c.key for c in _users)
@@ -127,13 +128,13 @@ def unique_user_name(user_name: Any) -> Iterator[None]:
 
 
 def new_user_row(tenant_id: int, document: dict[str, Any], password_hash: str | None,
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime, source: str = SCIM_SOURCE) -> dict[str, Any]:
     """The ``users`` row (every column but ``id``) of a new user holding ``document``."""
     return {
         "tenant_id": tenant_id, "scim_id": str(uuid.uuid4()), **projections(document),
         "password_hash": password_hash,
         "version": 1, "created_at": now, "updated_at": now, "deleted_at": None,
-        "protected": False, "purged_at": None,
+        "protected": False, "purged_at": None, "source": source,
     }
 
 

@@ -346,6 +346,21 @@ def set_manager_object(manager_id: str, op: str = "Replace") -> dict:
 
 REMOVE_MANAGER = {"op": "Remove", "path": MANAGER_PATH}
 
+
+def set_manager_customappsso(manager_id: str, ref: str | None = None, op: str = "Add") -> dict:
+    """[KNOWN] the older (``customappsso`` job) manager update: the unqualified path ``manager``
+    and the reference as a one-element array of ``{"$ref", "value"}``."""
+    return {"op": op, "path": "manager", "value": [{"$ref": ref, "value": manager_id}]}
+
+
+def create_user_with_bare_manager(manager_id: str, **overrides) -> dict:
+    """[TUT]'s enterprise example stores ``"manager": "123456"``: a POST/PUT body whose
+    enterprise extension carries the manager as the bare id string."""
+    body = create_user(**overrides)
+    body[ENTERPRISE] = {"department": "Sales", "manager": manager_id}
+    return body
+
+
 # [ROLES] SingleAppRoleAssignment, "Example output (PATCH)": the role as stringified JSON.
 ADD_ROLE_STRINGIFIED = {
     "op": "Add",

@@ -276,6 +276,86 @@ def test_manager_bare_string_with_replace(entra):
     assert updated[ENTERPRISE]["manager"] == {"value": "mgr-1"}
 
 
+def test_older_manager_forms_in_post_put_and_patch(entra):
+    """Entra's older forms: the bare id string as ``manager`` in a POST and a PUT body, and the
+    PATCH on the unqualified path ``manager`` with ``[{"$ref", "value"}]``; each is stored as the
+    manager reference the RFC 7643 §4.3 form gives, and found by ``manager.value``."""
+    boss = _create(entra, entra_wire.create_user(userName="boss@testuser.com", externalId="boss"))
+    user = _create(entra, entra_wire.create_user_with_bare_manager(boss["id"]))
+    assert user[ENTERPRISE] == {"department": "Sales", "manager": {"value": boss["id"]}}
+    found = expect_list(entra.search(f'{ENTERPRISE}:manager.value eq "{boss["id"]}"'), total=1)
+    assert found[0]["id"] == user["id"]
+
+    put = expect(entra.put(f"Users/{user['id']}", entra_wire.create_user_with_bare_manager("mgr-2")), 200)
+    assert put[ENTERPRISE]["manager"] == {"value": "mgr-2"}
+
+    patched = _patch(entra, user, entra_wire.set_manager_customappsso(boss["id"]))
+    assert patched[ENTERPRISE]["manager"] == {"value": boss["id"]}
+    ref = f"https://scim.example.com/scim/v2/Users/{boss['id']}"
+    replaced = _patch(entra, user, entra_wire.set_manager_customappsso("mgr-3", ref, op="Replace"))
+    assert replaced[ENTERPRISE]["manager"] == {"value": "mgr-3", "$ref": ref}
+    assert expect(entra.get(f"Users/{user['id']}"), 200)[ENTERPRISE]["manager"]["value"] == "mgr-3"
+    removed = _patch(entra, user, {"op": "Remove", "path": "manager"})
+    assert "manager" not in removed[ENTERPRISE]
+
+
+@pytest.mark.parametrize("body", [
+    {"userName": "x@testuser.com", ENTERPRISE: {"manager": 7}},
+    {"userName": "x@testuser.com", ENTERPRISE: {"manager": True}},
+])
+def test_a_manager_that_is_no_id_string_is_still_invalid(entra, body):
+    expect_error(entra.post("Users", body), 400, "invalidValue")
+
+
+def test_unqualified_paths_other_than_manager_stay_core(entra):
+    """Only ``manager`` has the older unqualified form; ``department`` unqualified is no core
+    attribute and stays invalidPath (RFC 7644 §3.10: unqualified names are the core schema's)."""
+    user = _create(entra)
+    expect_error(entra.patch(f"Users/{user['id']}", patch(
+        {"op": "Replace", "path": "department", "value": "Sales"})), 400, "invalidPath")
+
+
+# --- the filter tolerance is narrow ------------------------------------------------------------------
+
+def test_replace_of_a_type_filter_that_matches_nothing_creates_the_value(entra):
+    """Entra adds a first work email with ``emails[type eq "work"].value`` (and pins ``primary``
+    beside ``type`` for the primary one): that value is created."""
+    user = _create(entra, entra_wire.create_user(emails=[]))
+    updated = _patch(entra, user,
+                     {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "w@testuser.com"},
+                     {"op": "Replace", "path": 'phoneNumbers[type eq "mobile" and primary eq true].value',
+                      "value": "555-0100"})
+    assert updated["emails"] == [{"type": "work", "value": "w@testuser.com"}]
+    assert updated["phoneNumbers"] == [{"type": "mobile", "primary": True, "value": "555-0100"}]
+
+
+@pytest.mark.parametrize("path", [
+    'emails[value eq "nobody@testuser.com"].display',
+    'emails[type eq "home" and value eq "nobody@testuser.com"].value',
+    'phoneNumbers[display eq "Desk"].value',
+])
+def test_replace_of_any_other_filter_that_matches_nothing_is_no_target(entra, path):
+    """RFC 7644 §3.5.2.3: "If the target location is a multi-valued attribute for which a value
+    selection filter ("valuePath") has been supplied and no record match was made, the service
+    provider SHALL indicate failure by returning HTTP status code 400 and a "scimType" error code
+    of "noTarget"." Nothing is written."""
+    user = _create(entra)
+    expect_error(entra.patch(f"Users/{user['id']}", patch(
+        {"op": "Replace", "path": path, "value": "x"})), 400, "noTarget")
+    assert expect(entra.get(f"Users/{user['id']}"), 200) == user
+
+
+def test_add_to_a_filter_that_matches_nothing_adds_what_it_pins(entra):
+    """RFC 7644 §3.5.2.1: "If the target location does not exist, the attribute and value are
+    added": an ``eq`` filter names the value to add; a filter that pins nothing cannot."""
+    user = _create(entra)
+    added = _patch(entra, user, {"op": "Add", "path": 'emails[value eq "alt@testuser.com"].display',
+                                 "value": "Alt"})
+    assert added["emails"][-1] == {"value": "alt@testuser.com", "display": "Alt"}
+    expect_error(entra.patch(f"Users/{user['id']}", patch(
+        {"op": "Add", "path": 'emails[value co "nobody"].display', "value": "x"})), 400, "noTarget")
+
+
 def test_roles_given_as_stringified_json_are_kept_as_sent(entra):
     """[ROLES] SingleAppRoleAssignment and AppRoleAssignmentsComplex PATCH outputs."""
     user = _create(entra)

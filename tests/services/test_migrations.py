@@ -401,3 +401,27 @@ def test_db_revision_writes_the_missing_change_and_upgrading_applies_it(app, adm
     assert admin("db", "check").output == "The models and the database schema agree.\n"
     refused = admin("db", "revision", "-m", "again", ok=False)
     assert refused.output == "Error: The models and the schema agree: there is nothing to write.\n"
+
+
+def test_0009_gives_existing_users_the_scim_source_and_downgrades_without_losing_them(app):
+    """Revision 0009 adds users.source in place ('scim' for every user there is) and the Google
+    tables; its downgrade drops them and keeps the users."""
+    _fill_first_revision(app)
+    with app.app_context():
+        database.upgrade()
+        with db.engine.connect() as connection:
+            sources = connection.exec_driver_sql("SELECT source, count(*) FROM users GROUP BY source")
+            assert [tuple(row) for row in sources] == [("scim", 3)]
+        from alembic import command
+
+        config = database.alembic_config()
+        with migrate.migration_connection(db.engine) as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0003")
+        with db.engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            assert "source" not in {c["name"] for c in inspector.get_columns("users")}
+            assert not {"google_connections", "google_sync_runs"} & set(inspector.get_table_names())
+            assert _snapshot(connection) == _expected()
+        assert database.upgrade().after == database.head_revision()
+        assert database.schema_drift() == []

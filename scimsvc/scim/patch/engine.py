@@ -11,8 +11,13 @@ marshmallow layer, so PATCH accepts exactly what POST accepts.
 Tolerated IdP quirks (issue 4), each narrow: ``op`` in any case; path-less
 values whose keys are paths (``name.givenName``, URN-qualified attributes);
 a bare string where a complex value with a ``value`` sub-attribute is expected
-(Entra's ``manager`` and string ``roles``); add/replace of
-``attr[type eq "x"].sub`` when nothing matches creates ``{"type": "x", sub: v}``.
+(Entra's ``manager`` and string ``roles``); Entra's older unqualified ``manager`` path
+(``paths.parse_path``). When a value filter matches nothing, ``add`` adds a value
+carrying what an ``eq`` filter pins (RFC 7644 §3.5.2.1: a target location that does
+not exist is added), while ``replace`` is ``noTarget`` (§3.5.2.3) except for the one
+form Entra adds first values with: ``attr[type eq "x"].sub`` (or a filter pinning
+``type`` and ``primary``, or ``primary`` alone for Entra's single app role), which
+creates ``{"type": "x", sub: v}``.
 """
 from __future__ import annotations
 
@@ -45,6 +50,18 @@ def _equalities(node: Node) -> dict[str, Any] | None:
             pinned.update(found)
         return pinned
     return None
+
+
+# What a replace's filter may pin to create the value it matches nothing of: Entra's
+# ``emails[type eq "work"].value`` and ``roles[primary eq "True"].value``.
+_REPLACE_CREATES = (frozenset({"type"}), frozenset({"type", "primary"}), frozenset({"primary"}))
+
+
+def _creatable(op: str, pinned: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a value created for an unmatched filter carries, or None for noTarget."""
+    if pinned is None or op == "add":
+        return pinned
+    return pinned if frozenset(pinned) in _REPLACE_CREATES else None
 
 
 # ---------------------------------------------------------------------------
@@ -196,7 +213,7 @@ class _Patcher:
     def add(self, target: Target, value: Any) -> None:
         attribute = target.attribute
         if target.filter is not None:
-            self.filtered(target, value, create=True, replace_whole=False)
+            self.filtered(target, value, op="add", replace_whole=False)
         elif target.sub is not None and attribute.multi_valued:
             self.every_item(target, value)
         elif target.sub is not None:
@@ -218,7 +235,8 @@ class _Patcher:
     def replace(self, target: Target, value: Any) -> None:
         attribute = target.attribute
         if target.filter is not None:
-            self.filtered(target, value, create=target.sub is not None, replace_whole=True)
+            self.filtered(target, value, op="replace" if target.sub is not None else None,
+                          replace_whole=True)
         elif target.sub is not None and attribute.multi_valued:
             self.every_item(target, value)
         elif target.sub is not None:
@@ -316,19 +334,20 @@ class _Patcher:
         if target.sub.name == "primary" and loaded is True and len(items) > 1:
             raise InvalidValue(f"'{target.text}' would mark several values primary (RFC 7643 §2.4).")
 
-    def filtered(self, target: Target, value: Any, *, create: bool, replace_whole: bool) -> None:
+    def filtered(self, target: Target, value: Any, *, op: str | None, replace_whole: bool) -> None:
         """Add/replace on ``attr[filter]`` or ``attr[filter].sub`` (§3.5.2.1, §3.5.2.3).
 
-        ``create``: when nothing matches and the filter pins sub-attributes with
-        ``eq`` (``emails[type eq "work"]``), add a value carrying them instead of
-        failing with noTarget — Entra adds a first work email this way.
+        ``op`` (None: never create): when nothing matches and the filter pins
+        sub-attributes with ``eq`` as ``_creatable`` allows for the operation, add a
+        value carrying them instead of failing with noTarget — Entra adds a first
+        work email with ``replace emails[type eq "work"].value``.
         """
         matched = self.matched(target)
         loaded = _read_value(target, value)
         if loaded is _ABSENT and target.sub is None:
             raise InvalidValue(f"'{target.text}' needs a value.")
         if not matched:
-            pinned = _equalities(target.filter) if create else None
+            pinned = _creatable(op, _equalities(target.filter)) if op else None
             if pinned is None:
                 raise NoTarget(f"No value matches '{target.text}'.")
             if loaded is _ABSENT:

@@ -14,7 +14,7 @@ from typing import Any
 from ...errors import InvalidFilter, InvalidPath
 from ..filters.grammar import shown
 from ..filters.tree import And, AttrRef, Comparison, Node, Not, Or, ValueFilter, parse_filter
-from ..schema import CORE_USER, SCHEMAS, Attribute, ResolvedPath, Schema, resolve, split_urn
+from ..schema import CORE_USER, ENTERPRISE_USER, SCHEMAS, Attribute, ResolvedPath, Schema, resolve, split_urn
 
 _ORDERING = ("gt", "ge", "lt", "le")
 
@@ -119,6 +119,9 @@ def _parse_path(text: str) -> Target | None:
     resolved = resolve(urn, name, sub)
     if resolved is None and schema is CORE_USER:
         resolved = resolve(None, name, sub)  # urn:...:core:2.0:User:externalId
+    if resolved is None and urn is None and name.lower() == "manager":
+        # Entra's older form: the enterprise manager on the unqualified path ``manager``.
+        resolved = resolve(ENTERPRISE_USER.id, name, sub)
     if resolved is None:
         raise InvalidPath(f"No attribute {text!r} in the User schemas.")
     parsed_filter = None

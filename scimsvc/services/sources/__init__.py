@@ -1,0 +1,1 @@
+"""Directories that provision users by being read (a pull), not by calling SCIM: Google Workspace."""

@@ -1,0 +1,282 @@
+"""The Google Workspace sync end to end: the real commands against a local fake Directory API."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scimsvc.extensions import db
+from scimsvc.models import AuditEvent, GoogleSyncRun, User
+from tests.conftest import ScimClient, make_user, provision_key
+from tests.fakes.google_directory import Directory, FakeGoogle, google_user, member
+from tests.scimdata import ENTERPRISE
+
+ADMIN = "admin@example.com"
+
+
+@pytest.fixture
+def fake():
+    server = FakeGoogle(Directory()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def google(app, admin, fake, tmp_path):
+    """The CLI with the app pointed at the fake and an organization connected to it."""
+    app.config["SCIMSVC_GOOGLE_API_URL"] = fake.url
+    app.config["SCIMSVC_GOOGLE_TIMEOUT"] = 0.5
+    key = fake.key_file(tmp_path / "key.json")
+    admin("google", "connect", "--credentials", str(key), "--admin", ADMIN)
+    return admin
+
+
+def sync(admin, *args, ok=True):
+    result = admin("google", "sync", "--json", *args, ok=ok)
+    return json.loads(result.stdout) if ok else result
+
+
+def users_of(app):
+    with app.app_context():
+        return {u.user_name: u for u in db.session.scalars(db.select(User))}
+
+
+def journal(app):
+    with app.app_context():
+        return [(e.operation, e.target_user_name) for e in
+                db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def people(n, **extra):
+    return [google_user(f"user{i:05d}@example.com", "Given", f"Family{i}", id=f"1{i:011d}", **extra)
+            for i in range(n)]
+
+
+# --- connect ------------------------------------------------------------------------------------
+
+def test_connect_refuses_a_key_file_other_users_can_read(admin, app, fake, tmp_path):
+    app.config["SCIMSVC_GOOGLE_API_URL"] = fake.url
+    key = fake.key_file(tmp_path / "key.json")
+    key.chmod(0o644)
+    result = admin("google", "connect", "--credentials", str(key), "--admin", ADMIN, ok=False)
+    assert result.exit_code == 1 and "chmod 600" in result.output
+    assert fake.token_requests == 0
+    assert "PRIVATE KEY" not in result.output
+
+
+@pytest.mark.parametrize("change, admin_email, says", [
+    ({"delegated_scopes": set()}, ADMIN, "domain-wide delegation is missing"),
+    ({"api_enabled": False}, ADMIN, "Admin SDK API is not enabled"),
+    ({}, "bob@example.com", "bob@example.com is not an administrator"),
+    ({}, "admin@elsewhere.org", "is not a user of the Workspace"),
+])
+def test_connect_checks_with_one_request_and_says_what_is_wrong(admin, app, fake, tmp_path,
+                                                                change, admin_email, says):
+    app.config["SCIMSVC_GOOGLE_API_URL"] = fake.url
+    for name, value in change.items():
+        setattr(fake.directory, name, value)
+    key = fake.key_file(tmp_path / "key.json")
+    result = admin("google", "connect", "--credentials", str(key), "--admin", admin_email, ok=False)
+    assert result.exit_code == 1 and says in result.output, result.output
+    assert "Traceback" not in result.output
+    assert admin("google", "status", ok=False).exit_code == 1  # nothing recorded
+
+
+def test_connect_records_the_path_not_the_key_and_status_shows_it(google, tmp_path, app):
+    status = json.loads(google("google", "status", "--json").stdout)
+    assert status["credentials"] == str(tmp_path / "key.json")
+    assert status["source"] == "google:workspace" and status["lastRun"] is None
+    with app.app_context():
+        dump = json.dumps([e.changes for e in db.session.scalars(db.select(AuditEvent))])
+    assert "PRIVATE KEY" not in dump
+
+
+# --- sync ---------------------------------------------------------------------------------------
+
+def test_first_sync_creates_with_the_mapping_team_and_journal(google, app, fake):
+    google("team", "create", "employees")
+    google("provisioning", "assign-team", "employees")
+    boss = google_user("boss@example.com", "Bea", "Boss", id="900")
+    ann = google_user(
+        "ann@example.com", "Ann", "Lee", id="901",
+        emails=[{"address": "ann@example.com", "primary": True}, {"address": "ann@home.org", "type": "home"}],
+        phones=[{"value": "+1 555 0100", "type": "work_mobile", "primary": True}],
+        organizations=[{"title": "Old", "department": "X"},
+                       {"title": "Engineer", "department": "R&D", "costCenter": "CC-7",
+                        "name": "Example Inc", "primary": True}],
+        externalIds=[{"value": "E-42", "type": "organization"}, {"value": "x", "type": "custom"}],
+        relations=[{"value": "boss@example.com", "type": "manager"}])
+    fake.directory.users = [ann, boss]  # Ann is listed first: her manager is created later
+    result = sync(google)
+    assert result["counts"]["created"] == 2 and result["status"] == "succeeded"
+    scim = ScimClient(app.test_client(), provision_key(google))
+    listed = scim.get('Users?filter=userName%20eq%20%22ann@example.com%22').get_json()["Resources"]
+    got = listed[0]
+    boss_id = scim.get('Users?filter=externalId%20eq%20%22900%22').get_json()["Resources"][0]["id"]
+    assert got["externalId"] == "901" and got["active"] is True
+    assert got["name"] == {"formatted": "Ann Lee", "familyName": "Lee", "givenName": "Ann"}
+    assert got["displayName"] == "Ann Lee" and got["title"] == "Engineer"
+    assert got["emails"] == [{"value": "ann@example.com", "type": "work", "primary": True},
+                             {"value": "ann@home.org", "type": "home"}]
+    assert got["phoneNumbers"] == [{"value": "+1 555 0100", "type": "mobile", "primary": True}]
+    assert got[ENTERPRISE] == {"employeeNumber": "E-42", "costCenter": "CC-7",
+                               "organization": "Example Inc", "department": "R&D",
+                               "manager": {"value": boss_id}}
+    assert "ann@example.com" in google("team", "show", "employees").output
+    assert journal(app).count(("create", "ann@example.com")) == 1  # one write, manager included
+    assert {u.source for u in users_of(app).values()} == {"google:workspace"}
+    audit = google("audit", "list", "--json").stdout
+    assert "google:workspace" in audit
+
+
+def test_a_sync_in_which_nothing_changed_writes_nothing(google, app, fake):
+    fake.directory.users = people(30, relations=[{"value": "user00000@example.com", "type": "manager"}])
+    sync(google)
+    before_users = {n: (u.updated_at, u.version) for n, u in users_of(app).items()}
+    before_journal = journal(app)
+    again = sync(google)
+    assert again["counts"] == {"created": 0, "restored": 0, "updated": 0, "disabled": 0,
+                               "removed": 0, "unchanged": 30, "clashes": 0}
+    assert journal(app) == before_journal
+    assert {n: (u.updated_at, u.version) for n, u in users_of(app).items()} == before_users
+
+
+def test_updates_suspension_and_reactivation(google, app, fake):
+    fake.directory.users = people(3)
+    sync(google)
+    fake.directory.users[0]["name"]["familyName"] = "Renamed"
+    fake.directory.users[1]["suspended"] = True
+    result = sync(google)
+    assert (result["counts"]["updated"], result["counts"]["disabled"], result["counts"]["unchanged"]) \
+        == (1, 1, 1)
+    users = users_of(app)
+    assert users["user00000@example.com"].family_name == "Renamed"
+    assert users["user00001@example.com"].active is False
+    fake.directory.users[1]["suspended"] = False
+    fake.directory.users[1]["archived"] = True  # archived is disabled too
+    assert sync(google)["counts"]["unchanged"] == 3
+    fake.directory.users[1]["archived"] = False
+    assert sync(google)["counts"]["updated"] == 1
+    assert users_of(app)["user00001@example.com"].active is True
+    assert [op for op, name in journal(app) if name == "user00001@example.com"] == \
+        ["create", "disable", "enable"]
+
+
+def test_deletion_leaving_and_reentering_scope(google, app, fake):
+    google("provisioning", "set", "--on-recreate", "restore")
+    everyone = people(20)
+    fake.directory.users = list(everyone)
+    sync(google)
+    fake.directory.users = everyone[1:]  # deleted in Google, or out of scope
+    result = sync(google)
+    assert result["counts"]["removed"] == 1
+    gone = users_of(app)["user00000@example.com"]
+    assert gone.deleted_at is not None  # the account is kept, as with a SCIM DELETE
+    fake.directory.users = list(everyone)
+    back = sync(google)
+    assert back["counts"]["restored"] == 1 and back["counts"]["unchanged"] == 19
+    with app.app_context():
+        again = db.session.scalar(db.select(User).where(User.user_name == "user00000@example.com"))
+        assert again.id == gone.id and again.deleted_at is None and again.scim_id != gone.scim_id
+
+
+def test_org_unit_and_group_scope(app, admin, fake, tmp_path):
+    app.config["SCIMSVC_GOOGLE_API_URL"] = fake.url
+    sales = google_user("s@example.com", id="1", orgUnitPath="/Sales/EMEA")
+    eng = google_user("e@example.com", id="2", orgUnitPath="/Engineering")
+    fake.directory.users = [sales, eng]
+    fake.directory.groups = {"team@example.com": [member(eng)]}
+    key = fake.key_file(tmp_path / "key.json")
+    admin("google", "connect", "--credentials", str(key), "--admin", ADMIN, "--org-unit", "/Sales")
+    assert sync(admin)["counts"]["created"] == 1
+    assert set(users_of(app)) == {"s@example.com"}
+    assert all(q.get("query") == ["orgUnitPath='/Sales'"] for q in fake.list_requests()[1:])
+    admin("google", "connect", "--credentials", str(key), "--admin", ADMIN, "--group",
+          "team@example.com")
+    result = sync(admin, "--force")  # s@ leaves the scope: 1 removal of 1 user is over 10 %... at least 5
+    assert (result["counts"]["created"], result["counts"]["removed"]) == (1, 1)
+    assert {n for n, u in users_of(app).items() if u.deleted_at is None} == {"e@example.com"}
+
+
+def test_paging_across_many_pages(google, app, fake):
+    fake.directory.users = people(1234)
+    result = sync(google)
+    assert result["counts"]["created"] == 1234
+    pages = fake.list_requests()[1:]  # the first was connect's check
+    assert len(pages) == 3 and all(p["maxResults"] == ["500"] for p in pages)
+    assert "pageToken" not in pages[0] and all("pageToken" in p for p in pages[1:])
+    assert all(p["customer"] == ["my_customer"] for p in pages)
+
+
+@pytest.mark.parametrize("failure", [{"status": 403}, {"status": 500, "times": 3},
+                                     {"status": 0, "delay": 1.0, "times": 3}],
+                         ids=["refused", "server-error", "timeout"])
+def test_an_api_failure_mid_sync_writes_nothing_and_the_next_run_completes(google, app, fake,
+                                                                           failure):
+    fake.directory.users = people(1100)
+    fake.fail(2, **failure)  # the second page
+    result = sync(google, ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert users_of(app) == {} and journal(app) == []
+    status = json.loads(google("google", "status", "--json").stdout)
+    assert status["lastRun"]["status"] == "failed" and status["lastRun"]["errors"]
+    assert sync(google)["counts"]["created"] == 1100
+
+
+def test_a_transient_error_is_retried(google, app, fake):
+    fake.directory.users = people(600)
+    fake.fail(1, 503)
+    assert sync(google)["counts"]["created"] == 600
+
+
+def test_the_safety_valve_stops_before_writing_and_force_overrides_it(google, app, fake):
+    fake.directory.users = people(40)
+    sync(google)
+    fake.directory.users = []  # an empty answer must never deprovision everyone
+    stopped = sync(google, ok=False)
+    assert stopped.exit_code == 1 and "more than the limit of 5" in stopped.output
+    assert all(u.deleted_at is None for u in users_of(app).values())
+    assert json.loads(google("google", "status", "--json").stdout)["lastRun"]["status"] == "stopped"
+    fake.directory.users = people(40)[5:]
+    for user in fake.directory.users[:5]:
+        user["suspended"] = True
+    assert sync(google, ok=False).exit_code == 1  # 5 removals + 5 disables > 5
+    app.config["SCIMSVC_GOOGLE_MAX_REMOVALS"] = 10
+    result = sync(google)
+    assert (result["counts"]["removed"], result["counts"]["disabled"]) == (5, 5)
+    fake.directory.users = []
+    assert sync(google, "--force")["counts"]["removed"] == 35
+
+
+def test_a_clash_with_a_scim_user_is_reported_and_left_alone(google, app, fake):
+    scim = ScimClient(app.test_client(), provision_key(google))
+    theirs = make_user(scim, "taken@example.com", displayName="Provisioned by Okta")
+    fake.directory.users = [google_user("taken@example.com", id="5"), google_user("free@example.com", id="6")]
+    dry = sync(google, "--dry-run")
+    assert (dry["counts"]["created"], dry["counts"]["clashes"]) == (1, 1)
+    assert set(users_of(app)) == {"taken@example.com"}  # a dry run writes nothing
+    result = sync(google)
+    assert (result["counts"]["created"], result["counts"]["clashes"]) == (1, 1)
+    assert "taken@example.com: a user provisioned by scim" in result["errors"][0]
+    kept = scim.get(f"Users/{theirs['id']}").get_json()
+    assert kept == theirs
+    assert users_of(app)["taken@example.com"].source == "scim"
+    human = google("google", "sync")
+    assert "clash: taken@example.com" in human.output and "unchanged:" in human.output
+
+
+def test_dry_run_reports_without_writing(google, app, fake):
+    fake.directory.users = people(7)
+    dry = sync(google, "--dry-run")
+    assert dry["dry_run"] is True and dry["counts"]["created"] == 7
+    assert users_of(app) == {}
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(GoogleSyncRun)) == 0
+
+
+def test_disconnect_keeps_the_users(google, app, fake):
+    fake.directory.users = people(2)
+    sync(google)
+    google("google", "disconnect", "--yes")
+    assert len(users_of(app)) == 2
+    assert "No Google Workspace connection" in google("google", "sync", ok=False).output
