@@ -17,8 +17,10 @@ def _user_json(user, detail: bool = False) -> dict:
            "protected": bool(user.protected), "teams": [t.name for t in user.teams]}
     if detail:
         standing = lifecycle.access(user)
-        out["teams"] = [{"name": t.name, "reasons": reasons}
-                        for t, reasons in memberships.user_teams(user)]
+        # ``teams`` stays the list of names scripts already read; how each membership
+        # came about (assignment, admin, group:<id>) is beside it.
+        out["memberships"] = [{"team": t.name, "reasons": reasons}
+                              for t, reasons in memberships.user_teams(user)]
         out.update({
             "roles": [r.name for r in standing.roles],
             "permissions": [{"action": a, "scope": s} for a, s in standing.permissions],

@@ -31,13 +31,16 @@ def lock_account(connection: Connection, tenant_id: int, account_id: int) -> Use
 
 
 def share_teams(connection: Connection, from_id: int, to_id: int) -> None:
-    """Make account ``to_id`` a member of every team ``from_id`` is in (and it is not)."""
+    """Give account ``to_id`` every team membership ``from_id`` holds, each with its reason
+    (assignment, admin, group:<id>), where ``to_id`` does not already hold it."""
     mine = team_members.alias("mine")
     connection.execute(insert(team_members).from_select(
-        ["team_id", "user_id"],
-        select(team_members.c.team_id, literal(to_id)).where(
+        ["team_id", "user_id", "reason"],
+        select(team_members.c.team_id, literal(to_id), team_members.c.reason).where(
             team_members.c.user_id == from_id,
-            team_members.c.team_id.not_in(select(mine.c.team_id).where(mine.c.user_id == to_id)))))
+            ~select(mine.c.team_id).where(
+                mine.c.user_id == to_id, mine.c.team_id == team_members.c.team_id,
+                mine.c.reason == team_members.c.reason).exists())))
 
 
 def erase_values(connection: Connection, user_id: int) -> None:

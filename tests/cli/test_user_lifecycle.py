@@ -63,7 +63,7 @@ def test_cli_disable_and_enable_journal_what_scims_patch_journals(app, admin, st
     assert comparable(cli_event)[:2] == comparable(scim_event)[:2] == ("disable", 200)
     assert cli_event.changes == scim_event.changes == {"active": {"old": True, "new": False}}
     assert (cli_event.method, cli_event.path, cli_event.api_key_name, cli_event.api_key_id) == \
-        ("CLI", "cli user disable", "cli", None)
+        ("CLI", "scimsvc user disable", "cli", None)
     assert (scim_event.method, scim_event.api_key_name) == ("PATCH", "okta")
     assert (cli_event.target_user_id, cli_event.target_user_name) == (by_cli["id"], "bob@example.com")
     # What SCIM sees afterwards, and what the admin sees.
@@ -226,12 +226,7 @@ def test_restore_into_reattaches_a_returning_persons_old_account(app, admin, sta
     admin gives the person their old one (teams and all) under the SCIM id the IdP knows."""
     admin("team", "create", "finance")
     old = make_user(staff, "ann@example.com", externalId="00u-2019", title="Controller")
-    with app.app_context():
-        from scimsvc.models import Team, team_members
-        finance = db.session.scalar(select(Team).where(Team.name == "finance"))
-        db.session.execute(team_members.insert().values(team_id=finance.id,
-                                                        user_id=account(app, old["id"]).id))
-        db.session.commit()
+    admin("team", "add-member", "finance", "ann@example.com")
     staff.delete(f"Users/{old['id']}")
     old_account = account(app, old["id"]).id
     new = make_user(staff, "ann@example.com", externalId="00u-2026",

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from scimsvc.extensions import db
-from scimsvc.models import AuditEvent, Team, User, team_members
+from scimsvc.models import AuditEvent, User, team_members
 from tests.conftest import make_user
 from tests.scimdata import PATCH_OP
 
@@ -236,11 +236,7 @@ def test_a_new_hire_given_a_departed_colleagues_address_gets_a_new_account(app, 
     departed = make_user(staff, "alex@example.com", externalId="00u-departed",
                          emails=[{"value": "alex@example.com", "primary": True}],
                          title="Controller")
-    with app.app_context():  # a team of the departed's own (no admin command on this branch)
-        finance = db.session.scalar(select(Team).where(Team.name == "finance"))
-        db.session.execute(team_members.insert().values(
-            team_id=finance.id, user_id=account(app, departed["id"]).id))
-        db.session.commit()
+    admin("team", "add-member", "finance", "alex@example.com")  # a team of the departed's own
     staff.delete(f"Users/{departed['id']}")
 
     hire = make_user(staff, "alex@example.com", externalId="00u-hire",
