@@ -129,6 +129,7 @@ def record(connection: Connection, tenant_id: int, type: str, user_record_or_id:
     }
     store.insert_event(connection, row)
     event = public_event({**row, "organization": store.organization_slug(connection, tenant_id)})
+    # Webhook deliveries are queued here, in the same transaction, from the public form.
     return event
 
 
