@@ -5,7 +5,7 @@ import click
 
 from scimsvc.services import events
 
-from .context import State, pass_state
+from .context import State, pass_state, writes
 from .output import emit_json, json_option, table
 
 
@@ -33,3 +33,13 @@ def events_list(state: State, after: int, types: tuple[str, ...], limit: int,
     table(["sequence", "occurred", "type", "user", "source", "actor", "changes"],
           [(e["sequence"], e["occurredAt"], e["type"], e["user"]["userName"], e["source"],
             e["actor"], ",".join(e["changes"])) for e in found])
+
+
+@events_group.command("purge")
+@pass_state
+@writes
+def events_purge(state: State) -> None:
+    """Delete the events older than SCIMSVC_EVENT_RETENTION_DAYS (the feed also does, hourly)."""
+    days = state.ensure_app().config["SCIMSVC_EVENT_RETENTION_DAYS"]
+    deleted = events.purge_expired(state.tenant_id, days)
+    click.echo(f"{deleted} event(s) older than {days} days deleted.")

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy.engine import Connection
 
 from ..database.transactions import release_read_connection, write_transaction
-from ..errors import InvalidValue, ScimsvcError
+from ..errors import Busy, InvalidValue, ScimsvcError
 from ..extensions import db
 from ..models import utcnow
 from ..store import access as access_store
@@ -101,15 +101,19 @@ def record(connection: Connection, tenant_id: int, type: str, user_record_or_id:
            request_id: str | None = None, *, user: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write one event in ``connection``'s transaction and return its public form.
 
-    ``user_record_or_id`` is the user's account id (``users.id``) or anything
-    with ``id``; ``user`` is its access-API object if the caller has it (else it
+    ``user_record_or_id`` is the user's account id (``users.id``) or a
+    ``store.users.UserRecord`` as the change left it; ``user`` is its access-API object if the caller has it (else it
     is read here, after the change). ``source``/``actor``/``request_id`` default
     to ``current_origin()``.
     """
     if type not in TYPES:
         raise ValueError(f"unknown event type {type!r}")
     user_id = user_record_or_id if isinstance(user_record_or_id, int) else user_record_or_id.id
-    if user is None:
+    if user is None and hasattr(user_record_or_id, "scim_id"):
+        # A users.UserRecord as the write left it: only its teams need reading.
+        standing = access_store.standings([user_id], connection)[user_id]
+        user = access.user_object(user_record_or_id, standing)
+    elif user is None:
         user = access.snapshot(connection, [user_id])[user_id]
     origin = current_origin()
     row = {
@@ -125,6 +129,7 @@ def record(connection: Connection, tenant_id: int, type: str, user_record_or_id:
     }
     store.insert_event(connection, row)
     event = public_event({**row, "organization": store.organization_slug(connection, tenant_id)})
+    # Webhook deliveries are queued here, in the same transaction, from the public form.
     webhooks.enqueue(connection, tenant_id, event)
     return event
 
@@ -212,6 +217,7 @@ def feed(tenant_id: int, after: str | None, limit: int = DEFAULT_LIMIT, wait: fl
     InvalidValue for a malformed cursor.
     """
     position = cursors.decode("e", after, "events") if after else None
+    _purge_now_and_then(tenant_id, retention_days)
     oldest = utcnow() - timedelta(days=retention_days)
     deadline = time.monotonic() + wait
     while True:
@@ -247,6 +253,22 @@ def list_events(tenant_id: int, after: int = 0, types: Sequence[str] | None = No
         if name not in TYPES:
             raise InvalidValue(f"Unknown event type '{name}': one of {', '.join(TYPES)}.")
     return [public_event(row) for row in store.read_events(tenant_id, after, limit, types=types)]
+
+
+# The feed deletes expired events at most this often per organization and process.
+PURGE_INTERVAL = 3600.0
+_last_purge: dict[int, float] = {}
+
+
+def _purge_now_and_then(tenant_id: int, retention_days: int) -> None:
+    now, last = time.monotonic(), _last_purge.get(tenant_id)
+    if last is not None and now - last < PURGE_INTERVAL:
+        return
+    _last_purge[tenant_id] = now
+    try:
+        purge_expired(tenant_id, retention_days)
+    except Busy:
+        _last_purge.pop(tenant_id, None)  # another writer held the lock: try on a later read
 
 
 def purge_expired(tenant_id: int, retention_days: int = DEFAULT_RETENTION_DAYS) -> int:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PHASES = ("seed", "lookup", "get", "patch", "put", "list", "search-co", "search-sw")
+PHASES = ("seed", "lookup", "get", "decision", "patch", "put", "list", "search-co", "search-sw")
 
 
 def _ratio(a: float, b: float) -> str:

@@ -163,7 +163,9 @@ def provision(env: dict[str, str]) -> str:
     """Run the README's set-up steps (init, role, team, key, team assignment); return the key."""
     admin(env, "init")
     admin(env, "role", "create", "scim-provisioner", "--permission", "scim:provision")
-    admin(env, "team", "create", "identity-provider", "--role", "scim-provisioner")
+    admin(env, "role", "create", "directory-reader", "--permission", "directory:read")
+    admin(env, "team", "create", "identity-provider", "--role", "scim-provisioner",
+          "--role", "directory-reader")  # the decision phase asks AuthZEN with the same key
     key = json.loads(admin(env, "api-key", "create", "--team", "identity-provider",
                            "--name", "bench", "--json"))["key"]
     admin(env, "team", "create", "employees", "--role", "scim-provisioner")

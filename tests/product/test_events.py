@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from scimsvc.extensions import db
 from scimsvc.services import cursors, events
+from scimsvc.services.organizations import get_organization
 from tests.conftest import make_user
 from tests.product.conftest import assert_error
 from tests.scimdata import CORE_USER
@@ -223,7 +225,19 @@ def _age_events(app, through: int) -> None:
         db.session.commit()
 
 
-def test_a_cursor_older_than_retention_is_410(app, scim, product):
+@pytest.fixture
+def purge_on_read(app, admin, monkeypatch):
+    """The feed's hourly purge: due now (``due`` True, as in a new process) or just done."""
+    with app.app_context():
+        tenant_id = get_organization("default").id
+
+    def set_due(due: bool) -> None:
+        monkeypatch.setattr(events, "_last_purge", {} if due else {tenant_id: time.monotonic()})
+    return set_due
+
+
+def test_a_cursor_older_than_retention_is_410(app, scim, product, purge_on_read):
+    purge_on_read(False)
     for i in range(3):
         make_user(scim, f"user{i}@example.com")
     _age_events(app, through=2)  # events 1 and 2 are past the 30 days
@@ -244,7 +258,27 @@ def _cursor(sequence: int) -> str:
     return cursors.encode("e", sequence)
 
 
-def test_retention_is_a_setting(app, admin, scim, product):
+def test_the_feed_purges_expired_events_itself(app, scim, product, purge_on_read):
+    purge_on_read(True)
+    for i in range(3):
+        make_user(scim, f"user{i}@example.com")
+    _age_events(app, through=2)
+    assert [e["sequence"] for e in feed(product)["data"]] == [3]
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM events")).scalar() == 1
+    assert_error(product.get("/api/v1/events?after=" + _cursor(1)), 410, "cursor_expired")
+
+
+def test_events_purge_command(app, admin, scim):
+    for i in range(3):
+        make_user(scim, f"user{i}@example.com")
+    _age_events(app, through=2)
+    assert admin("events", "purge").stdout == "2 event(s) older than 30 days deleted.\n"
+    assert [e["sequence"] for e in json.loads(admin("events", "list", "--json").stdout)] == [3]
+
+
+def test_retention_is_a_setting(app, admin, scim, product, purge_on_read):
+    purge_on_read(False)
     make_user(scim)
     _age_events(app, through=1)
     app.config["SCIMSVC_EVENT_RETENTION_DAYS"] = 10_000

@@ -243,3 +243,58 @@ def test_ctrl_c_stops_the_server_cleanly(instance):
         code = _stop(process, signal.SIGINT)
     assert code == 0, instance.log(port)
     assert "Shutting down: Master" in instance.log(port)
+
+
+def readme_product_commands() -> list[list[str]]:
+    """The README's product-side block, one shell command (as words) per entry."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("### The product side", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands, pending = [], ""
+    for line in block.replace("\\\n", " ").splitlines():
+        pending = f"{pending}\n{line}" if pending else line
+        try:
+            words = shlex.split(pending, comments=True)
+        except ValueError:  # a quote continues on the next line
+            continue
+        pending = ""
+        if words:
+            commands.append(words)
+    return commands
+
+
+def test_the_readme_product_side_steps(server):
+    """The README's product steps through the console script, then its curls to the real server."""
+    # A key of its own: another test of this module revokes the README's.
+    idp_key = server.instance.run("api-key", "create", "--team", "identity-provider",
+                                  "--name", "idp-product-test").stdout.strip()
+    status, _, _ = server.call("POST", "Users", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice@example.com"},
+        key=idp_key)
+    assert status in (201, 409)  # the first test may have created her
+    product_key, answers = "", []
+    for words in readme_product_commands():
+        if words[0].startswith("PRODUCT_KEY=$("):
+            words = shlex.split(" ".join(words)[len("PRODUCT_KEY=$("):].rsplit(")", 1)[0])
+            product_key = server.instance.run(*words[1:]).stdout.strip()
+        elif words[0] == "scimsvc":
+            server.instance.run(*words[1:])
+        else:
+            assert words[0] == "curl", words
+            url = next(w for w in words if w.startswith("http")).replace(
+                "127.0.0.1:8000", f"127.0.0.1:{server.port}")
+            headers = dict(words[i + 1].replace("$PRODUCT_KEY", product_key).split(": ", 1)
+                           for i, w in enumerate(words) if w == "-H")
+            data = words[words.index("-d") + 1].encode() if "-d" in words else None
+            request = urllib.request.Request(url, data=data, headers=headers,
+                                             method="POST" if data else "GET")
+            with _opener.open(request, timeout=10) as response:
+                assert response.headers["Content-Type"].startswith("application/json")
+                answers.append(json.loads(response.read()))
+    assert product_key.startswith("scimsvc_")
+    users, decision, feed = answers
+    assert users["data"][0]["permissions"] == ["chat:use"] and users["next"] is None
+    assert decision == {"decision": True}
+    assert [e["type"] for e in feed["data"]][:1] == ["user.created"]
+    assert any(e["type"] == "user.access_changed" for e in feed["data"])
+    status, _, _ = server.call("GET", "Users", key=product_key)
+    assert status == 403  # the product's key cannot provision
