@@ -150,6 +150,10 @@ def purge_account(tenant_id: int, name: str, *, reclaim: bool = True) -> Purged:
     last step run again (``Purged.already``).
     """
     found = lifecycle.find_account(tenant_id, name)
+    if found.scim_id != name and lifecycle.count_named(tenant_id, name) > 1:
+        # A live new hire and a removed predecessor may share the address: never guess.
+        raise InvalidValue(f"Several accounts have userName '{name}': pass the SCIM id of the "
+                           "one to purge ('scimsvc user list' shows them).")
     if found.purged_at is not None:
         return Purged(found, 0, store.reclaim_erased_space() if reclaim else {"vacuumed": False},
                       already=True)
