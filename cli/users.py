@@ -32,7 +32,8 @@ def _user_json(user, detail: bool = False) -> dict:
 
 @click.group("user")
 def user_group() -> None:
-    """Users provisioned over SCIM: status (active, disabled, removed) and access."""
+    """Users provisioned over SCIM: status (active, disabled, removed, purged) and access, and
+    the admin's writes: disable, enable, remove, restore, protect, purge (journaled, actor cli)."""
 
 
 @user_group.command("list")

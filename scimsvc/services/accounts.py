@@ -108,15 +108,15 @@ def _restore_into(connection: Any, user: UserRecord, live: UserRecord) -> UserRe
     if live.deleted_at is not None:
         raise Conflict(f"User '{live.user_name}' was removed meanwhile.")
     before, old_id, old_data, now = audit.snapshot(user), user.scim_id, user.data, utcnow()
-    live_id, live_version, live_document = live.scim_id, live.version, live.data
+    # What the restored account takes over, read before _erase empties the live account.
+    taken = {**user_store.projections(live.data), "scim_id": live.scim_id,
+             "password_hash": live.password_hash, "created_at": live.created_at,
+             "version": max(user.version, live.version) + 1,
+             "protected": bool(user.protected or live.protected)}
+    live_id, live_document = live.scim_id, live.data
     # The replaced account first: SCIM ids and live userNames are unique.
     _erase(connection, live, scim_id=str(uuid.uuid4()), removed_at=now)
-    user_store.update_user(connection, user, {
-        **user_store.projections(live_document),
-        "scim_id": live_id, "deleted_at": None, "password_hash": live.password_hash,
-        "created_at": live.created_at, "updated_at": now,
-        "version": max(user.version, live_version) + 1,
-        "protected": bool(user.protected or live.protected)})
+    user_store.update_user(connection, user, {**taken, "deleted_at": None, "updated_at": now})
     user_store.sync_values(connection, user.id, old_data, live_document)
     store.share_teams(connection, live.id, user.id)
     audit.record(connection, live, "remove", 200,
@@ -150,6 +150,10 @@ def purge_account(tenant_id: int, name: str, *, reclaim: bool = True) -> Purged:
     last step run again (``Purged.already``).
     """
     found = lifecycle.find_account(tenant_id, name)
+    if found.scim_id != name and lifecycle.count_named(tenant_id, name) > 1:
+        # A live new hire and a removed predecessor may share the address: never guess.
+        raise InvalidValue(f"Several accounts have userName '{name}': pass the SCIM id of the "
+                           "one to purge ('scimsvc user list' shows them).")
     if found.purged_at is not None:
         return Purged(found, 0, store.reclaim_erased_space() if reclaim else {"vacuumed": False},
                       already=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..errors import Forbidden, InvalidValue, NotFound
@@ -108,6 +108,13 @@ def find_account(tenant_id: int, name: str) -> User:
     if found is None:
         raise NotFound(f"No user '{name}'.")
     return found
+
+
+def count_named(tenant_id: int, name: str) -> int:
+    """How many accounts (live or removed, not purged) have the userName ``name``, in any case."""
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.tenant_id == tenant_id, User.purged_at.is_(None),
+                                          User.user_name_norm == fold(name))) or 0
 
 
 def find_removed(tenant_id: int, name: str) -> User:

@@ -230,8 +230,10 @@ def test_restore_into_reattaches_a_returning_persons_old_account(app, admin, sta
     staff.delete(f"Users/{old['id']}")
     old_account = account(app, old["id"]).id
     new = make_user(staff, "ann@example.com", externalId="00u-2026",
-                    emails=[{"value": "ann@example.com", "primary": True}])
+                    emails=[{"value": "ann@example.com", "primary": True}], password="n3w-Pass-2026")
     new_account = account(app, new["id"]).id
+    new_hash = account(app, new["id"]).password_hash
+    admin("user", "protect", new["id"])
 
     admin("user", "restore", old["id"], "--into", "ann@example.com")
     # The IdP's SCIM id now names the old account, holding the IdP's document.
@@ -241,7 +243,11 @@ def test_restore_into_reattaches_a_returning_persons_old_account(app, admin, sta
     assert (body["externalId"], body["emails"][0]["value"]) == ("00u-2026", "ann@example.com")
     assert "title" not in body
     assert int(body["meta"]["version"][3:-1]) > int(new["meta"]["version"][3:-1])
-    assert account(app, new["id"]).id == old_account
+    restored = account(app, new["id"])
+    assert restored.id == old_account
+    # The password the IdP set and the protection the admin gave go with the resource.
+    assert (restored.password_hash, restored.protected) == (new_hash, True)
+    assert new_hash is not None
     assert show(admin, new["id"])["teams"] == ["finance", "staff"]
     assert staff.get(f'Users?filter=emails.value eq "ann@example.com"').get_json()[
         "totalResults"] == 1

@@ -205,3 +205,17 @@ def test_purge_follows_every_scim_id_the_account_had(app, admin, scim):
     admin("user", "purge", back["id"], "--yes")
     rows = all_rows_text(app)
     assert "Yanntitle" not in rows and "yann@example.com" not in rows
+
+
+def test_purge_by_a_username_two_accounts_share_asks_for_the_scim_id(app, admin, scim):
+    """A departed person's removed account and the new hire's live one share the address."""
+    departed = make_user(scim, "alex@example.com", externalId="00u-old", title="Departed-Title")
+    scim.delete(f"Users/{departed['id']}")
+    hire = make_user(scim, "alex@example.com", externalId="00u-new", title="Hire-Title")
+    result = admin("user", "purge", "alex@example.com", "--yes", ok=False)
+    assert result.output == ("Error: Several accounts have userName 'alex@example.com': pass the "
+                             "SCIM id of the one to purge ('scimsvc user list' shows them).\n")
+    admin("user", "purge", departed["id"], "--yes")
+    rows = all_rows_text(app)
+    assert "Departed-Title" not in rows and "Hire-Title" in rows
+    assert scim.get(f"Users/{hire['id']}").get_json()["userName"] == "alex@example.com"
