@@ -14,10 +14,12 @@ from ..database.transactions import write_transaction
 from ..errors import Conflict, InvalidValue, NotFound, Uniqueness
 from ..models import utcnow
 from ..store import accounts as store
+from ..store import events as event_store
 from ..store import journal as journal_store
 from ..store import users as user_store
+from ..store import webhooks as webhook_store
 from ..store.users import UserRecord
-from . import audit, lifecycle
+from . import access, audit, lifecycle
 from .users import delete_user
 
 # What an erased value becomes in the journal's diffs.
@@ -166,6 +168,10 @@ def purge_account(tenant_id: int, name: str, *, reclaim: bool = True) -> Purged:
         scim_ids = _scim_ids_of(connection, tenant_id, user.scim_id)
         user_names = {user.user_name}
         _erase(connection, user, removed_at=user.deleted_at or utcnow())
+        # The change events and the webhook payloads made of them hold the user as it was.
+        tombstone = access.snapshot(connection, [user.id])[user.id]
+        event_ids = event_store.redact_user(connection, tenant_id, user.id, tombstone)
+        webhook_store.redact_payloads(connection, tenant_id, event_ids, tombstone)
         redacted = 0
         for event_id, target_name, changes in journal_store.events_about(
                 connection, tenant_id, sorted(scim_ids), sorted(user_names)):

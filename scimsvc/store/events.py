@@ -112,3 +112,14 @@ def purge(connection: Connection, tenant_id: int, older_than: datetime) -> int:
 
 def tenants_with_events(connection: Connection) -> list[int]:
     return list(connection.execute(select(_counters.tenant_id).order_by(_counters.tenant_id)).scalars())
+
+
+def redact_user(connection: Connection, tenant_id: int, user_id: int,
+                user: dict[str, Any]) -> list[str]:
+    """Replace the user object of every event about account ``user_id`` with ``user`` (an
+    erasure's tombstone) and the events' request ids kept; return the events' public ids."""
+    where = (_events.tenant_id == tenant_id, _events.user_id == user_id)
+    ids = list(connection.execute(select(_events.public_id).where(*where)).scalars())
+    if ids:
+        connection.execute(update(Event.__table__).where(*where).values(user=user))
+    return ids

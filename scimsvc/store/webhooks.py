@@ -13,6 +13,7 @@ and the next claim takes the deliveries again.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -182,3 +183,21 @@ def list_deliveries(connection: Connection, webhook_id: int, *, status: str | No
 
 def delete_deliveries(connection: Connection, webhook_id: int) -> None:
     connection.execute(delete(D).where(D.c.webhook_id == webhook_id))
+
+
+def redact_payloads(connection: Connection, tenant_id: int, event_ids: Sequence[str],
+                    user: dict[str, Any]) -> int:
+    """Replace the ``user`` of the stored payloads of these events (an erasure) with ``user``,
+    delivered or not; return how many deliveries were rewritten."""
+    rewritten = 0
+    for start in range(0, len(event_ids), 500):
+        chunk = list(event_ids[start:start + 500])
+        rows = connection.execute(select(D.c.id, D.c.payload).where(
+            D.c.tenant_id == tenant_id, D.c.event_id.in_(chunk))).all()
+        for delivery_id, payload in rows:
+            body = json.loads(payload)
+            body["user"] = user
+            connection.execute(update(D).where(D.c.id == delivery_id).values(
+                payload=json.dumps(body, separators=(",", ":"), ensure_ascii=False)))
+            rewritten += 1
+    return rewritten

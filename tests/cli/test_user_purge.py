@@ -55,7 +55,9 @@ def zelda_body() -> dict:
 @pytest.fixture
 def zelda(app, admin, scim):
     """A user with every kind of personal value, changed once (so diffs and old row versions
-    hold an earlier e-mail), refused once as a duplicate (journaled under the userName)."""
+    hold an earlier e-mail), refused once as a duplicate (journaled under the userName); a
+    webhook is configured, so change events and their queued deliveries hold the user too."""
+    assert admin("webhook", "add", "product", "http://127.0.0.1:9/hook").exit_code == 0
     admin("team", "create", "staff")
     admin("provisioning", "assign-team", "staff")
     user = make_user(scim, **{k: v for k, v in zelda_body().items() if k != "schemas"})
