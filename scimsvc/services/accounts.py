@@ -19,7 +19,7 @@ from ..store import journal as journal_store
 from ..store import users as user_store
 from ..store import webhooks as webhook_store
 from ..store.users import UserRecord
-from . import access, audit, lifecycle
+from . import access, audit, events, lifecycle
 from .users import delete_user
 
 # What an erased value becomes in the journal's diffs.
@@ -103,6 +103,7 @@ def _restore_alone(connection: Any, user: UserRecord) -> UserRecord:
         raise Uniqueness(f"userName '{user.user_name}' is held by a live user: restore into it "
                          f"with --into '{user.user_name}'.") from None
     audit.record(connection, user, "restore", 200, {"id": {"old": old_id, "new": user.scim_id}})
+    events.record(connection, user.tenant_id, events.RESTORED, user, ["id"])
     return user
 
 
@@ -124,9 +125,10 @@ def _restore_into(connection: Any, user: UserRecord, live: UserRecord) -> UserRe
     audit.record(connection, live, "remove", 200,
                  {"id": {"old": live_id, "new": live.scim_id}, "restoredInto": {
                      "old": None, "new": live_id}})
-    audit.record(connection, user, "restore", 200, {
-        "id": {"old": old_id, "new": live_id},
-        **audit.diff(before, audit.snapshot(user))})
+    changes = {"id": {"old": old_id, "new": live_id}, **audit.diff(before, audit.snapshot(user))}
+    audit.record(connection, user, "restore", 200, changes)
+    # The product knew the person by ``live_id``: that SCIM id now names the old account.
+    events.record(connection, user.tenant_id, events.RESTORED, user, events.changed_names(changes))
     return user
 
 

@@ -39,7 +39,8 @@ def _patch(scim, user_id, *operations, headers=None):
 
 
 def test_every_user_event_through_scim(scim, product):
-    alice = make_user(scim, "alice@example.com", name={"givenName": "Alice"}, password="S3cret!pw")
+    alice = make_user(scim, "alice@example.com", externalId="00u-alice", name={"givenName": "Alice"},
+                      password="S3cret!pw")
     _patch(scim, alice["id"], {"op": "replace", "path": "name.givenName", "value": "Al"},
            {"op": "replace", "path": "password", "value": "N3w!secret"},
            headers={"X-Request-Id": "req-update-1"})
@@ -47,7 +48,7 @@ def test_every_user_event_through_scim(scim, product):
     _patch(scim, alice["id"], {"op": "replace", "path": "active", "value": True})
     _patch(scim, alice["id"], {"op": "replace", "path": "name.givenName", "value": "Al"})  # no change
     assert scim.delete(f"Users/{alice['id']}").status_code == 204
-    again = make_user(scim, "alice@example.com")  # the removed account comes back
+    again = make_user(scim, "alice@example.com", externalId="00u-alice")  # the account comes back
 
     events = all_events(product)
     assert [e["type"] for e in events] == ["user.created", "user.updated", "user.disabled",
@@ -314,3 +315,23 @@ def test_events_list_for_people(admin, scim):
     assert [e["type"] for e in data] == ["user.created"]
     result = admin("events", "list", "--type", "user.exploded", ok=False)
     assert result.exit_code == 2
+
+
+def test_the_admins_lifecycle_commands_are_events_of_the_cli(admin, scim, product):
+    """scimsvc user disable / enable / remove / restore and team add-member: the same events as
+    the SCIM operations, with source and actor ``cli``."""
+    admin("team", "create", "admins")
+    alice = make_user(scim, "alice@example.com", externalId="00u-alice")
+    for command in (("user", "disable", "alice@example.com"), ("user", "enable", "ALICE@example.com"),
+                    ("team", "add-member", "admins", "alice@example.com"),
+                    ("user", "remove", alice["id"]), ("user", "restore", alice["id"])):
+        assert admin(*command).exit_code == 0, command
+    events = all_events(product)
+    assert [e["type"] for e in events] == ["user.created", "user.disabled", "user.enabled",
+                                           "user.access_changed", "user.removed", "user.restored"]
+    assert [(e["source"], e["actor"]) for e in events[1:]] == [("cli", "cli")] * 5
+    assert events[3]["changes"] == ["teams"] and events[3]["user"]["teams"] == ["admins"]
+    restored = events[-1]["user"]
+    assert (restored["status"], restored["userName"], restored["teams"]) == \
+        ("active", "alice@example.com", ["admins"])
+    assert restored["id"] != alice["id"]  # a restore gives the account a new SCIM id
