@@ -172,7 +172,7 @@ class User(db.Model):
             sqlite_where=text("deleted_at IS NULL"),
             postgresql_where=text("deleted_at IS NULL"),
         ),
-        Index("ix_users_tenant_external_id", "tenant_id", "external_id"),
+        Index("ix_users_tenant_external_id", "tenant_id", "external_id", "deleted_at"),
         Index("ix_users_tenant_live", "tenant_id", "deleted_at", "id"),
         # Removed users only: the restore check of a create (store.users.returning_account, migration 0003).
         Index("ix_users_removed_name", "tenant_id", "user_name_norm", "deleted_at",

@@ -138,7 +138,7 @@ def _plans_of_user_queries(app, scim, text):
     ('userName eq "BJensen"',
      "USING INDEX uq_users_tenant_username (tenant_id=? AND user_name_norm=?)"),
     ('externalId eq "bjensen-ext"',
-     "USING INDEX ix_users_tenant_external_id (tenant_id=? AND external_id=?)"),
+     "INDEX ix_users_tenant_external_id (tenant_id=? AND external_id=? AND deleted_at=?)"),
     ('id eq "{id}"', "(scim_id=?)"),
     ('userName sw "bj"', "USING INDEX uq_users_tenant_username "
                          "(tenant_id=? AND user_name_norm>? AND user_name_norm<?)"),

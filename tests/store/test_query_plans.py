@@ -63,7 +63,7 @@ def assert_no_full_scan(plans: list[str]) -> None:
 
 @pytest.mark.parametrize("expression,index", [
     ('userName eq "{user_name}"', "uq_users_tenant_username (tenant_id=? AND user_name_norm=?)"),
-    ('externalId eq "ext-2"', "ix_users_tenant_external_id (tenant_id=? AND external_id=?)"),
+    ('externalId eq "ext-2"', "ix_users_tenant_external_id (tenant_id=? AND external_id=? AND deleted_at=?)"),
     ('id eq "{id}"', "(scim_id=?)"),
 ])
 def test_lookup_before_create_is_one_index_search(app, scim, people, expression, index):
