@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, health, requestlog
+from . import errors, health, journal, requestlog
 from .http import TolerantPaths
 from .scim import bp as scim_blueprint
 
@@ -12,6 +12,7 @@ from .scim import bp as scim_blueprint
 def init_app(app: Flask) -> None:
     """Register the APIs, their error rendering and the request log on ``app``."""
     errors.init_app(app)
+    journal.init_app(app)
     app.register_blueprint(scim_blueprint)
     app.register_blueprint(health.bp)
     requestlog.init_app(app)

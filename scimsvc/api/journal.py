@@ -1,9 +1,21 @@
 """Bind the audit context of a SCIM request, and journal its failure or read after the response."""
 from __future__ import annotations
 
-from flask import Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from ..services import audit
+from ..services.journal_queue import JournalQueue
+
+_QUEUE = "scimsvc.journal_queue"
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` the queue that failures' journal rows wait in while the lock is busy."""
+    app.extensions[_QUEUE] = JournalQueue(audit.write_events, context=app.app_context)
+
+
+def journal_queue(app: Flask) -> JournalQueue:
+    return app.extensions[_QUEUE]
 
 
 def operation_for(method: str, path: str) -> str:
@@ -32,13 +44,14 @@ def bind_request() -> None:
         operation=operation_for(request.method, request.path),
         user_agent=request.headers.get("User-Agent"),
         target_id=(request.view_args or {}).get("scim_id"),
+        queue=current_app.extensions[_QUEUE].put,
     ))
 
 
 def record_outcome(response: Response) -> Response:
-    """Journal a refused or failed request (4xx), or a read when the organization asks for it."""
+    """Journal a refused or failed request (4xx, 5xx), or a read when the organization asks for it."""
     status = response.status_code
-    if 400 <= status < 500:
+    if 400 <= status < 600:
         audit.record_failure(status, g.pop("scim_type", None))
     else:
         audit.record_read(status)
