@@ -540,35 +540,3 @@ def test_live_server_still_serves_after_refusing_big_bodies(live_server):
     status, user = _post_raw(port, key, json.dumps({"schemas": [USER], "userName": "after@example.com"}))
     assert status == 201 and user["userName"] == "after@example.com"
 
-
-header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                      max_size=40)
-header_values = header_text | st.sampled_from([
-    "Bearer", "Bearer ", "bearer x", "Basic dXNlcjpwYXNz", 'W/"1"', '"1"', "*", 'W/"', 'W/"x", *',
-    "application/scim+json; charset=utf-16", "application/json;;", "multipart/form-data; boundary=",
-    "9" * 5000, "text/html, */*;q=0.1",
-])
-hostile_headers = st.fixed_dictionaries({}, optional={
-    name: header_values for name in ("Content-Type", "Accept", "If-Match", "If-None-Match",
-                                     "X-Request-Id", "User-Agent", "Accept-Charset",
-                                     "X-Forwarded-For", "X-Forwarded-Proto", "Content-Encoding")})
-
-
-@FUZZ
-@given(headers=hostile_headers, authorization=st.none() | header_values,
-       method=st.sampled_from(["GET", "PATCH", "PUT", "POST", "DELETE"]))
-def test_fuzz_headers_never_500(scim, headers, authorization, method):
-    user_id = _fuzz_user(scim)
-    sent = {**scim.headers(), **headers}
-    if authorization is not None:
-        sent["Authorization"] = authorization
-    path = "/scim/v2/Users" if method == "POST" else f"/scim/v2/Users/{user_id}"
-    body = {"POST": {"schemas": [USER], "userName": "fuzz-new@example.com"},
-            "PUT": {"schemas": [USER], "userName": "fuzz@example.com"},
-            "PATCH": {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title",
-                                                             "value": "t"}]}}.get(method)
-    response = scim.client.open(path, method=method, headers=sent,
-                                data=json.dumps(body) if body is not None else None)
-    assert response.status_code < 500, response.get_data(as_text=True)
-    if response.status_code >= 400:
-        assert response.get_json()["schemas"] == [ERROR]
