@@ -1,10 +1,11 @@
-"""Writes under load against a real ``scimsvc serve`` (issue 15), on SQLite or PostgreSQL.
+"""``kill -9`` in the middle of updates, against a real ``scimsvc serve`` (issue 15).
 
-- A heavy PATCH (a user with 1,000 emails, every operation touching hundreds of them) beside a
-  bystander creating small users: every bystander write succeeds, none is refused for the lock.
-- ``kill -9`` of the whole server (master and workers) while writers create and disable users:
-  after a restart every acknowledged write is there, with its journal row, and every user that
-  exists has the journal row of its creation (the change and its event commit together).
+tests/system/test_heavy_writes.py kills the server under a load of creates; here the writers
+also disable the user they created before (a PATCH, an UPDATE of rows that exist, the write
+docs/deploy.md promises survives), and the check goes beyond the acknowledged writes: every
+user that exists after the restart, acknowledged or not, has the journal row of its creation,
+since the change and its event commit in one transaction. The kill is asserted to have cut
+every writer off mid-request.
 
 The database is an SQLite file, or a fresh PostgreSQL schema when SCIMSVC_TEST_DATABASE_URL
 names a server (``make test-postgres``). Counts are bounded and every wait has a timeout; the
@@ -18,7 +19,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,7 +34,6 @@ from tests.scimdata import CORE_USER as USER, PATCH_OP
 pytestmark = pytest.mark.system
 
 STARTUP_SECONDS = 60  # a readiness wait on a loaded machine, not a timing assertion
-HEAVY_VALUES = 1000  # SCIMSVC_MAX_MULTI_VALUES' default
 
 
 @dataclass
@@ -132,55 +131,7 @@ def _emails(prefix: str, count: int) -> list[dict[str, Any]]:
             for n in range(count)]
 
 
-def test_heavy_patches_on_a_1000_value_user_leave_a_bystander_writer_unharmed(instance):
-    status, heavy = instance.call("POST", "Users", {"schemas": [USER], "userName": "heavy@example.com",
-                                                    "emails": _emails("a", HEAVY_VALUES)})
-    assert status == 201, heavy
-    patches = []
-    for round_ in range(4):  # each replaces, filters away and re-adds hundreds of the 1,000 values
-        patches.append([{"op": "replace", "path": "emails", "value": _emails(f"r{round_}-", HEAVY_VALUES)}])
-        patches.append([{"op": "remove", "path": 'emails[type eq "home"]'},
-                        {"op": "add", "path": "emails", "value": _emails(f"n{round_}-", 500)}])
-    patch_statuses: list[int] = []
-    bystander: list[tuple[int, Any]] = []
-    patching = threading.Event()
-    patching.set()
-
-    def patcher() -> None:
-        try:
-            for operations in patches:
-                patch_statuses.append(instance.call(
-                    "PATCH", f"Users/{heavy['id']}",
-                    {"schemas": [PATCH_OP], "Operations": operations})[0])
-        finally:
-            patching.clear()
-
-    def writer() -> None:
-        n = 0
-        while (patching.is_set() or n < 5) and n < 200:  # at least 5 writes, at most 200
-            bystander.append(instance.call("POST", "Users", {"schemas": [USER],
-                                                             "userName": f"bystander{n}@example.com"}))
-            n += 1
-
-    threads = [threading.Thread(target=patcher), threading.Thread(target=writer)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=600)
-    assert not any(thread.is_alive() for thread in threads)
-    assert patch_statuses == [200] * len(patches)
-    assert [status for status, _ in bystander] == [201] * len(bystander), bystander
-    # The last PATCH's result, in order: round 3's work emails, then the 500 added.
-    status, final = instance.call("GET", f"Users/{heavy['id']}")
-    assert status == 200
-    expected = [e for e in _emails("r3-", HEAVY_VALUES) if e["type"] == "work"] + _emails("n3-", 500)
-    assert [(e["value"], e["type"]) for e in final["emails"]] == [(e["value"], e["type"]) for e in expected]
-    journal = instance.sql("SELECT operation, status FROM audit_events WHERE target_user_id = :u "
-                           "ORDER BY id", u=heavy["id"])
-    assert journal == [("create", 201)] + [("patch", 200)] * len(patches)
-
-
-def test_kill_9_under_write_load_loses_no_acknowledged_write_or_journal_row(instance):
+def test_kill_9_amid_creates_and_disables_loses_no_acknowledged_update_and_no_event(instance):
     acknowledged: dict[str, tuple[str, str]] = {}  # request id -> (operation, user id)
     lock = threading.Lock()
     enough = threading.Event()
