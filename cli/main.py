@@ -66,7 +66,7 @@ def endpoint(state: State) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (each serves one request at a time).")
+              help="Worker processes (each reads requests in an event loop and answers 4 at a time).")
 @click.option("--access-log/--no-access-log", default=False,
               help="Print a line per request (gunicorn's access log) to stdout.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:

@@ -4,9 +4,15 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, g, request
 
 from ..services import audit
+from ..services.journal_queue import JournalQueue
 from ..services.refusals import Refusals
 
 EXTENSION = "scimsvc.refusals"
+_QUEUE = "scimsvc.journal_queue"
+
+
+def journal_queue(app: Flask) -> JournalQueue:
+    return app.extensions[_QUEUE]
 
 
 def operation_for(method: str, path: str) -> str:
@@ -44,6 +50,7 @@ def bind_request() -> None:
         user_agent=request.headers.get("User-Agent"),
         target_id=(request.view_args or {}).get("scim_id"),
         client_address=request.remote_addr,
+        queue=current_app.extensions[_QUEUE].put,
     ))
 
 
@@ -60,19 +67,21 @@ def refusals() -> Refusals:
 
 
 def init_app(app: Flask) -> None:
-    """Give ``app`` its in-memory refusal counts, journaled by a background thread."""
+    """Give ``app`` its in-memory refusal counts, journaled by a background thread, and the
+    queue that failures' journal rows wait in while the write lock is busy."""
     app.extensions[EXTENSION] = Refusals(app.app_context,
                                          app.config["SCIMSVC_REFUSAL_FLUSH_SECONDS"])
+    app.extensions[_QUEUE] = JournalQueue(audit.write_events, context=app.app_context)
 
 
 def record_outcome(response: Response) -> Response:
-    """Journal a refused or failed request (4xx), or a read when the organization asks for it."""
+    """Journal a refused or failed request (4xx, 5xx), or a read when the organization asks for it."""
     status = response.status_code
     context = audit.current()
     if context is not None and context.refusal is not None:
         refusals().add(context, status)  # no database write on the request path
         return response
-    if 400 <= status < 500:
+    if 400 <= status < 600:
         audit.record_failure(status, g.pop("scim_type", None))
     else:
         audit.record_read(status)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ..config import CREATE_DATABASE
 from ..errors import DatabaseMissing
 from ..extensions import db
-from .transactions import release_read_connection, write_intent
+from .transactions import no_wait, release_read_connection, write_intent
 
 _configured: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
@@ -91,11 +91,18 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     def _sqlite_begin(connection):
         # Straight to the driver: through exec_driver_sql the BEGIN cost as much as its query.
         statement = "BEGIN IMMEDIATE" if write_intent() else "BEGIN"
+        driver = connection.connection.driver_connection
+        impatient = statement == "BEGIN IMMEDIATE" and no_wait()
         try:
-            connection.connection.driver_connection.execute(statement)
+            if impatient:  # the lock now or "database is locked" now (transactions.write_transaction)
+                driver.execute("PRAGMA busy_timeout=0")
+            driver.execute(statement)
         except sqlite3.Error as error:
             # As SQLAlchemy would have raised it ("database is locked" after the busy timeout).
             raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error
+        finally:
+            if impatient:
+                driver.execute(f"PRAGMA busy_timeout={busy_ms}")
 
 
 def _postgres_timeouts(engine: Engine, config: Mapping[str, Any]) -> None:

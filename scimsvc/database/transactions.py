@@ -29,9 +29,18 @@ _in_write_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+# True while a write transaction beginning now must not wait for SQLite's write lock.
+_no_wait: contextvars.ContextVar[bool] = contextvars.ContextVar("scimsvc_no_wait", default=False)
+
+
 def write_intent() -> bool:
     """Tell whether a transaction beginning now must begin as a writer."""
     return _write_intent.get()
+
+
+def no_wait() -> bool:
+    """Tell whether a write transaction beginning now must fail at once if the lock is taken."""
+    return _no_wait.get()
 
 
 @contextlib.contextmanager
@@ -45,9 +54,12 @@ def writing() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def write_transaction() -> Iterator[Connection]:
+def write_transaction(*, wait: bool = True) -> Iterator[Connection]:
     """Run the block in one write transaction on the session's connection; yield that connection.
 
+    ``wait=False``: on SQLite, raise Busy at once when another connection holds the
+    write lock instead of waiting the busy timeout (for journal rows that have a
+    queue to go to instead; PostgreSQL's INSERTs of new rows wait for no lock).
     The read transactions of the request end first, so the write lock is taken by
     the block's first statement and held only while it writes. The block commits
     when it ends and rolls back if it raises; a nested call joins the outer one.
@@ -61,6 +73,7 @@ def write_transaction() -> Iterator[Connection]:
     if db.session().in_transaction():
         db.session.commit()  # a read transaction begun before: nothing is pending in it
     joined = _in_write_transaction.set(True)
+    patience = _no_wait.set(not wait)
     try:
         with writing():
             try:
@@ -75,6 +88,7 @@ def write_transaction() -> Iterator[Connection]:
                 db.session.rollback()
                 raise
     finally:
+        _no_wait.reset(patience)
         _in_write_transaction.reset(joined)
 
 

@@ -3,8 +3,11 @@
 A SCIM request binds a ``RequestContext`` (who is calling, how) for its
 duration. A service that changes a user calls ``record`` before it commits, so
 the event is written in the same transaction as the change and vanishes with
-it if the change rolls back. A request that fails with a 4xx is journaled by
-``record_failure`` in its own transaction, after the failed one rolled back.
+it if the change rolls back. A request that fails (4xx or 5xx) is journaled by
+``record_failure`` in its own transaction, after the failed one rolled back;
+when that transaction cannot take the write lock at once, the row goes to the
+request's journal queue (``services.journal_queue``), whose thread writes it
+as soon as it can, so the answer is never held up and the row never lost.
 Successful reads are journaled only when the organization turned
 ``journal_reads`` on (``record_read``).
 
@@ -43,7 +46,7 @@ import contextvars
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -92,9 +95,12 @@ class RequestContext:
     # in memory (services.refusals), never written on its own.
     refusal: str | None = None
     # The event (its column values) this request journaled, if any, and whether it is
-    # committed: ``record``'s is "pending" until its transaction commits or rolls back.
+    # committed: ``record``'s is "pending" until its transaction commits or rolls back,
+    # a failure's is "queued" when it went to ``queue``.
     event: dict[str, Any] | None = field(default=None, repr=False)
     event_state: str | None = None
+    # Where a failure's event goes when it cannot be written at once (JournalQueue.put).
+    queue: Callable[[dict[str, Any]], bool] | None = field(default=None, repr=False)
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
@@ -261,24 +267,28 @@ def _pending_event_rolled_back(_session) -> None:
 
 
 def record_failure(status: int, scim_type: str | None = None) -> None:
-    """Journal the current request's 4xx outcome in its own transaction.
+    """Journal the current request's 4xx or 5xx outcome in its own transaction.
 
     Whatever the failed request had pending is rolled back first, so the event
-    is the only thing written. Journaling never turns the failure into a 500:
-    if the event cannot be written, a warning is logged.
+    is the only thing written. Journaling never turns the failure into a 500
+    nor makes it wait for the write lock: an event that cannot be written at
+    once is queued (``RequestContext.queue``).
     """
     context = _current.get()
-    if context is None or not 400 <= status < 500 or context.refusal is not None:
+    if context is None or not 400 <= status < 600 or context.refusal is not None:
         return  # a refusal is summarised by services.refusals, not written here
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # a 5xx may come from a connection that is gone
+        log.warning("rollback before journaling request %s failed", context.request_id,
+                    exc_info=True)
     if context.event_state == "committed":
         return  # the request's change (and its event) committed before it failed
     entry = _event(context, context.operation, status, scim_type=scim_type)
     if context.event is not None and context.target_name is None:
         # A write whose event was written, then rolled back: name the user it acted on.
         entry["target_user_name"] = context.event["target_user_name"]
-    _write_alone(entry)
-    context.event, context.event_state = entry, "committed"
+    context.event, context.event_state = entry, _write_alone(entry, context.queue)
 
 
 def record_read(status: int) -> None:
@@ -294,19 +304,31 @@ def record_read(status: int) -> None:
         return
     db.session.rollback()  # end the read transaction; the event gets a writer of its own
     entry = _event(context, operation, status)
-    _write_alone(entry)
-    context.event, context.event_state = entry, "committed"
+    context.event, context.event_state = entry, _write_alone(entry, context.queue)
 
 
-def _write_alone(entry: dict[str, Any]) -> None:
+def _write_alone(entry: dict[str, Any], queue: Callable[[dict[str, Any]], bool] | None) -> str:
+    """Write ``entry`` now if the write lock is free, else queue it; return its state."""
     try:
-        with write_transaction() as connection:
+        with write_transaction(wait=queue is None) as connection:
             store.insert_event(connection, entry)
+        return "committed"
     except (SQLAlchemyError, Busy):
+        if queue is not None and queue(entry):
+            return "queued"
         log.warning("could not journal request %s (%s %s -> %s)", entry["request_id"],
                     entry["method"], entry["path"], entry["status"], exc_info=True)
+        return "lost"
 
 
-__all__ = ["RequestContext", "bind", "cli_context", "current", "identify", "note_target", "note_target_name",
-           "record", "record_failure", "record_read", "diff", "snapshot", "update_operation",
-           "OPERATIONS"]
+def write_events(entries: list[dict[str, Any]]) -> None:
+    """Write queued events in one write transaction (the journal queue's writer, in an app
+    context); raises what the transaction raises, and the queue retries."""
+    with write_transaction() as connection:
+        for entry in entries:
+            store.insert_event(connection, entry)
+
+
+__all__ = ["RequestContext", "bind", "cli_context", "current", "identify", "note_target",
+           "note_target_name", "record", "record_failure", "record_read", "write_events", "diff",
+           "snapshot", "update_operation", "OPERATIONS"]

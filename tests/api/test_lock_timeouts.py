@@ -9,9 +9,10 @@ import sqlite3
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from scimsvc import create_app
+from scimsvc.api.journal import journal_queue
 from scimsvc.extensions import db
 from tests.conftest import BASE_URL, ScimClient, make_user
 from tests.databases import is_postgres
@@ -96,4 +97,70 @@ def test_writers_queued_past_the_postgres_lock_timeout_are_503(tmp_path, databas
             transaction.rollback()
             holder.close()
         assert client.patch(f"Users/{user['id']}", json=RENAME).status_code == 200
+        db.engine.dispose()
+
+
+# --- Failures are journaled even while the write lock is busy, without waiting for it ----------
+
+def journal_rows(app, request_ids) -> dict[str, int]:
+    with app.app_context():
+        rows = db.session.execute(text("SELECT request_id, status FROM audit_events "
+                                       "WHERE request_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)), {"ids": list(request_ids)}).all()
+        db.session.rollback()
+    return dict(rows)
+
+
+@pytest.mark.skipif(is_postgres(), reason="SQLite's single write lock")
+def test_failures_while_the_lock_is_held_are_queued_then_journaled(tmp_path, database_url, scim,
+                                                                    api_key):
+    user = make_user(scim)
+    # A long busy timeout: a failure that waited for the lock to journal itself would take 30 s.
+    app, client = short_timeout_client(tmp_path, database_url, api_key,
+                                       SCIMSVC_SQLITE_BUSY_TIMEOUT=30)
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    queue = journal_queue(app)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        missing = client.get("Users/no-such-user", headers={"X-Request-Id": "busy-404"})
+        bad_filter = client.get("Users?filter=userName%20zz%20%22x%22",
+                                headers={"X-Request-Id": "busy-400"})
+        assert (missing.status_code, bad_filter.status_code) == (404, 400)
+        assert time.monotonic() - started < 10  # answered without waiting for the lock
+        assert queue.pending() == 2
+        assert journal_rows(app, ["busy-404", "busy-400"]) == {}
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert queue.flush(60)
+    assert journal_rows(app, ["busy-404", "busy-400"]) == {"busy-404": 404, "busy-400": 400}
+    assert client.get(f"Users/{user['id']}").status_code == 200
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_503_is_journaled(tmp_path, database_url, scim, api_key):
+    """SQLite: the 503's row is queued behind the lock; PostgreSQL: written at once beside it."""
+    user = make_user(scim)
+    timeouts = dict(SCIMSVC_SQLITE_BUSY_TIMEOUT=0.2, SCIMSVC_POSTGRES_LOCK_TIMEOUT=0.2)
+    app, client = short_timeout_client(tmp_path, database_url, api_key, **timeouts)
+    with app.app_context():
+        holder = db.engine.connect()
+        transaction = holder.begin()
+        if is_postgres():
+            holder.execute(text("SELECT id FROM users WHERE scim_id = :id FOR UPDATE"),
+                           {"id": user["id"]})
+        else:
+            holder.execute(text("UPDATE users SET version = version WHERE scim_id = :id"),
+                           {"id": user["id"]})
+        try:
+            assert_busy(client.patch(f"Users/{user['id']}", json=RENAME,
+                                     headers={"X-Request-Id": "busy-503"}))
+        finally:
+            transaction.rollback()
+            holder.close()
+    assert journal_queue(app).flush(60)
+    assert journal_rows(app, ["busy-503"]) == {"busy-503": 503}
+    with app.app_context():
         db.engine.dispose()

@@ -412,6 +412,39 @@ def test_fuzz_search_request_never_500(scim, params, numbers):
     assert response.status_code < 500, response.get_data(as_text=True)
 
 
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=40)  # latin-1
+header_values = header_text | st.sampled_from([
+    "", "Bearer", "Bearer ", "bearer x y", "Basic Zm9vOmJhcg==", "*", '"*"', 'W/"1"', 'W/"', '"1", W/"2"',
+    "application/scim+json; charset=ebcdic", "application/scim+json;;;", "text/html", "*/*;q=x",
+    "9" * 40, "a" * 5000, "\t", "=?utf-8?q?x?=",
+])
+fuzzed_headers = st.fixed_dictionaries({}, optional={name: header_values for name in (
+    "Authorization", "Content-Type", "Accept", "Accept-Charset", "If-Match", "If-None-Match",
+    "X-Request-Id", "User-Agent", "X-Forwarded-For", "X-Forwarded-Proto", "Prefer")})
+requests_ = st.sampled_from(["GET user", "GET list", "POST", "PUT", "PATCH", "SEARCH"])
+
+
+@FUZZ
+@given(headers=fuzzed_headers, kind=requests_)
+def test_fuzz_headers_never_500(scim, headers, kind):
+    user_id = _fuzz_user(scim)
+    method, path, body = {
+        "GET user": ("GET", f"Users/{user_id}", None),
+        "GET list": ("GET", 'Users?filter=userName eq "fuzz@example.com"', None),
+        "POST": ("POST", "Users", {"schemas": [USER], "userName": "fuzz-header@example.com"}),
+        "PUT": ("PUT", f"Users/{user_id}", {"schemas": [USER], "userName": "fuzz@example.com"}),
+        "PATCH": ("PATCH", f"Users/{user_id}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "nickName", "value": "n"}]}),
+        "SEARCH": ("POST", "Users/.search", {"schemas": [
+            "urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 1}),
+    }[kind]
+    response = scim.request(method, path, data=json.dumps(body) if body is not None else None,
+                            headers=headers)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    if response.status_code >= 400:
+        assert response.get_json()["schemas"] == [ERROR], response.get_data(as_text=True)
+
+
 def _fuzz_user(scim) -> str:
     """A rich user to patch; created once, again only when an example renamed it away."""
     created = scim.post("Users", json={
@@ -506,3 +539,4 @@ def test_live_server_still_serves_after_refusing_big_bodies(live_server):
     port, key = live_server
     status, user = _post_raw(port, key, json.dumps({"schemas": [USER], "userName": "after@example.com"}))
     assert status == 201 and user["userName"] == "after@example.com"
+
