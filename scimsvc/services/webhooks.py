@@ -471,11 +471,13 @@ def backoff(attempts: int, settings: DeliverySettings) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
-def deliver_due(settings: DeliverySettings) -> int:
+def deliver_due(settings: DeliverySettings, stop: threading.Event | None = None) -> int:
     """Claim due deliveries, send them, record how each went; return how many were attempted.
 
     Call inside an app context. Safe to run in any number of threads, processes
     and servers at once: a webhook's deliveries are claimed by one of them at a time.
+    Once ``stop`` is set, nothing more is sent: what was sent is recorded, the rest
+    given back.
     """
     now = utcnow()
     token = secrets.token_hex(16)
@@ -485,17 +487,19 @@ def deliver_due(settings: DeliverySettings) -> int:
     attempted = 0
     started = time.monotonic()
     for webhook_id, group in groupby(claimed, key=lambda row: row.webhook_id):
-        attempted += _deliver_group(webhook_id, list(group), token, settings, started)
+        attempted += _deliver_group(webhook_id, list(group), token, settings, started, stop)
     return attempted
 
 
 def _deliver_group(webhook_id: int, rows: list[Any], token: str, settings: DeliverySettings,
-                   started: float) -> int:
+                   started: float, stop: threading.Event | None) -> int:
     outcomes: list[tuple[Any, Attempt]] = []
     secret = _decrypt(settings.key, rows[0].secret)
     for row in rows:
         if time.monotonic() - started > settings.lease.total_seconds() / 2:
             break  # record what was sent well before the claim lapses; the rest is claimed again
+        if stop is not None and stop.is_set():
+            break
         if secret is None:
             attempt = Attempt(None, _NO_KEY, 0.0)
         else:
@@ -559,7 +563,7 @@ class Worker:
             _wake.clear()
             try:
                 with self.app.app_context():
-                    if deliver_due(self.settings):
+                    if deliver_due(self.settings, self.stopping):
                         continue
                     wait = next_due_in(self.settings)
             except Exception:  # the database went away, a bug: keep the worker alive
