@@ -96,6 +96,7 @@ class DeliverySettings:
     retry_cap: float = 3600.0         # longest wait between two attempts
     lease: timedelta = timedelta(seconds=60)
     poll: float = 0.5                 # seconds between looks at the table when nothing wakes us
+    gather: float = 0.05              # seconds a woken worker waits for more events to send at once
     batch: int = 50                   # deliveries of one webhook per claim
     webhooks_per_claim: int = 8
 
@@ -481,6 +482,9 @@ def deliver_due(settings: DeliverySettings, stop: threading.Event | None = None)
     """
     now = utcnow()
     token = secrets.token_hex(16)
+    with db.engine.connect() as reader:  # no write lock for a pass that finds nothing to take
+        if not store.anything_claimable(reader, now):
+            return 0
     with write_transaction() as connection:
         claimed = store.claim(connection, now, now + settings.lease, token,
                               webhooks=settings.webhooks_per_claim, batch=settings.batch)
@@ -563,14 +567,15 @@ class Worker:
             _wake.clear()
             try:
                 with self.app.app_context():
-                    if deliver_due(self.settings, self.stopping):
-                        continue
-                    wait = next_due_in(self.settings)
+                    sent = deliver_due(self.settings, self.stopping)
+                    wait = 0.0 if sent else next_due_in(self.settings)
             except Exception:  # the database went away, a bug: keep the worker alive
                 log.exception("webhook delivery pass failed")
-                wait = max(self.settings.poll, 1.0)
-            if wait > 0:
-                _wake.wait(wait)
+                sent, wait = 0, max(self.settings.poll, 1.0)
+            if wait > 0 and _wake.wait(wait) or 0 < sent < self.settings.batch:
+                # Woken by a commit, or busy: let the events of a burst gather, so one
+                # claim and one record take many of them (each is a write transaction).
+                self.stopping.wait(self.settings.gather)
 
     def start(self) -> "Worker":
         """Run in a daemon thread (it dies with the process; its claims lapse and are retaken)."""

@@ -67,6 +67,19 @@ def next_due_at(connection: Connection) -> datetime | None:
     ).scalar()
 
 
+def _claimable(now: datetime):
+    return (select(W.c.id).where(
+        W.c.enabled == true(),
+        exists().where(D.c.webhook_id == W.c.id, _due(now)),
+        ~_in_flight(now),
+    ).order_by(W.c.id))
+
+
+def anything_claimable(connection: Connection, now: datetime) -> bool:
+    """A read: is some webhook's delivery due and free to claim (so a claim is worth its lock)?"""
+    return connection.execute(_claimable(now).limit(1)).first() is not None
+
+
 def claim(connection: Connection, now: datetime, lease_until: datetime, token: str, *,
           webhooks: int, batch: int) -> list[Any]:
     """Claim up to ``batch`` due deliveries of each of up to ``webhooks`` webhooks; return them.
@@ -75,13 +88,7 @@ def claim(connection: Connection, now: datetime, lease_until: datetime, token: s
     event_id, sequence, payload, attempts, created_at, expires_at) and its webhook (url,
     secret, name), in webhook then sequence order.
     """
-    candidates = (
-        select(W.c.id).where(
-            W.c.enabled == true(),
-            exists().where(D.c.webhook_id == W.c.id, _due(now)),
-            ~_in_flight(now),
-        ).order_by(W.c.id).limit(webhooks)
-    )
+    candidates = _claimable(now).limit(webhooks)
     if connection.dialect.name == "postgresql":
         # Lock the webhooks claimed here; a concurrent claimer skips them, and the
         # in-flight check below, a new statement, sees any claim committed before the lock.
