@@ -228,3 +228,24 @@ def test_the_documented_flask_receiver_verifies_and_ends_sessions(admin, app, mo
         assert refused.value.code == 400
     finally:
         server.shutdown()
+
+
+def test_a_webhook_key_that_is_not_a_key_is_a_one_line_error(admin, app):
+    app.config["SCIMSVC_WEBHOOK_KEY"] = "not-a-key"
+    assert_fails(admin("webhook", "add", "p", "https://x.example.test/", ok=False),
+                 "SCIMSVC_WEBHOOK_KEY does not hold a webhook key (32 url-safe base64 bytes, as "
+                 "Fernet.generate_key() makes).")
+
+
+def test_webhook_settings_parse_from_the_environment():
+    from scimsvc.config import ConfigError, from_environment
+
+    assert from_environment({"SCIMSVC_WEBHOOK_WORKER": "off", "SCIMSVC_WEBHOOK_TIMEOUT": "2.5",
+                             "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": "48"}) == {
+        "SCIMSVC_WEBHOOK_WORKER": False, "SCIMSVC_WEBHOOK_TIMEOUT": 2.5,
+        "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": 48.0}
+    with pytest.raises(ConfigError, match="SCIMSVC_WEBHOOK_WORKER='maybe' is not valid: "
+                                          "expected on or off."):
+        from_environment({"SCIMSVC_WEBHOOK_WORKER": "maybe"})
+    with pytest.raises(ConfigError, match="expected a positive number"):
+        from_environment({"SCIMSVC_WEBHOOK_TIMEOUT": "0"})

@@ -212,3 +212,29 @@ def test_two_servers_on_postgresql_deliver_each_event_once_per_webhook(tmp_path_
             assert {e["user"]["id"] for e in receiver.events()} == created
         assert instance.sql("SELECT status, count(*) FROM webhook_deliveries GROUP BY status") \
             == [("delivered", 80)]
+
+
+def test_the_standalone_worker_delivers_for_a_server_that_does_not(instance):
+    key = instance.key()
+    instance.env["SCIMSVC_WEBHOOK_WORKER"] = "off"
+    with running_receiver() as receiver:
+        instance.admin("webhook", "add", "product", receiver.url)
+        server = instance.serve()
+        try:
+            scim_id = _create(server, key, "alice@example.com")
+            assert instance.sql("SELECT status FROM webhook_deliveries") == [("pending",)]
+            log = instance.folder / "worker.log"
+            with open(log, "w") as out:
+                worker = subprocess.Popen([console_script(), "webhook", "worker"], env=instance.env,
+                                          cwd=instance.folder, stdout=out,
+                                          stderr=subprocess.STDOUT)
+            try:
+                [event] = receiver.wait_for(1)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=30) == 0, log.read_text()
+        finally:
+            server.stop()
+    assert event["user"]["id"] == scim_id
+    assert instance.sql("SELECT status FROM webhook_deliveries") == [("delivered",)]
+    assert "Traceback" not in log.read_text()
