@@ -97,6 +97,7 @@ class DeliverySettings:
     lease: timedelta = timedelta(seconds=60)
     poll: float = 0.5                 # seconds between looks at the table when nothing wakes us
     gather: float = 0.05              # seconds a woken worker waits for more events to send at once
+    busy_gather: float = 0.25         # the same, while events keep coming (fewer, larger claims)
     batch: int = 50                   # deliveries of one webhook per claim
     webhooks_per_claim: int = 8
 
@@ -572,10 +573,12 @@ class Worker:
             except Exception:  # the database went away, a bug: keep the worker alive
                 log.exception("webhook delivery pass failed")
                 sent, wait = 0, max(self.settings.poll, 1.0)
-            if wait > 0 and _wake.wait(wait) or 0 < sent < self.settings.batch:
-                # Woken by a commit, or busy: let the events of a burst gather, so one
-                # claim and one record take many of them (each is a write transaction).
-                self.stopping.wait(self.settings.gather)
+            if 0 < sent < self.settings.batch:
+                # Busy: let the next events gather, so that one claim and one record (each a
+                # write transaction, with its fsync on SQLite) take many of them.
+                self.stopping.wait(self.settings.busy_gather)
+            elif wait > 0 and _wake.wait(wait):
+                self.stopping.wait(self.settings.gather)  # woken by a commit: its burst, at once
 
     def start(self) -> "Worker":
         """Run in a daemon thread (it dies with the process; its claims lapse and are retaken)."""
