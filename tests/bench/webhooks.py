@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{mode:>7} webhook: {json.dumps(figures)}", flush=True)
     finally:
         gen.close()
-    without = statistics.median(r["rps"] for r in runs["without"])
-    with_ = statistics.median(r["rps"] for r in runs["with"])
+    without = round(statistics.median(r["rps"] for r in runs["without"]), 1)
+    with_ = round(statistics.median(r["rps"] for r in runs["with"]), 1)
     latencies = [r["idle_latency_ms"] for r in runs["with"] if r.get("idle_latency_ms")]
     summary = {
         "users": args.users, "database": "postgresql" if args.db else "sqlite",
