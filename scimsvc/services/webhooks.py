@@ -542,12 +542,13 @@ def _deliver_group(webhook_id: int, rows: list[Any], token: str, settings: Deliv
 
 
 def next_due_in(settings: DeliverySettings) -> float:
-    """Seconds until a pending delivery is due (0: now), at most ``settings.poll``."""
+    """Seconds until a pending delivery falls due, at most ``settings.poll``."""
+    now = utcnow()
     with db.engine.connect() as connection:
-        due = store.next_due_at(connection)
+        due = store.next_due_at(connection, now)
     if due is None:
         return settings.poll
-    return max(0.0, min(settings.poll, (due - utcnow()).total_seconds()))
+    return max(0.001, min(settings.poll, (due - now).total_seconds()))
 
 
 class Worker:

@@ -58,11 +58,15 @@ def _in_flight(now: datetime):
                           D.c.claimed_until > now)
 
 
-def next_due_at(connection: Connection) -> datetime | None:
-    """When the earliest pending delivery of an enabled webhook is due (None: nothing pending)."""
+def next_due_at(connection: Connection, now: datetime) -> datetime | None:
+    """When the next pending delivery of an enabled webhook falls due after ``now`` (None: none).
+
+    Deliveries already due are not counted: if no claim took them, another worker holds
+    their webhook, and waiting for them would only spin.
+    """
     return connection.execute(
         select(D.c.next_attempt_at).join(W, W.c.id == D.c.webhook_id)
-        .where(D.c.status == PENDING, W.c.enabled == true())
+        .where(D.c.status == PENDING, D.c.next_attempt_at > now, W.c.enabled == true())
         .order_by(D.c.next_attempt_at).limit(1)
     ).scalar()
 
