@@ -63,3 +63,14 @@ bench: install ## Benchmark a real server with N users (N=10000; DB=postgresql+p
 	@mkdir -p bench-results
 	$(BIN)/python -m tests.bench.run --users $(N) $(if $(DB),--db '$(DB)') $(if $(PEER),--peer) \
 		--out bench-results/bench-$(N)$(if $(DB),-postgresql).json $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.webhooks --users $(WEBHOOK_N) $(if $(DB),--db '$(DB)') \
+		--out bench-results/webhooks-$(WEBHOOK_N)$(if $(DB),-postgresql).json
+
+# Webhooks alone: seed throughput with and without a webhook, and idle delivery latency.
+WEBHOOK_N ?= 3000
+
+.PHONY: bench-webhooks
+bench-webhooks: install ## Benchmark webhooks: seed cost of a webhook and idle latency (WEBHOOK_N=3000; DB=...)
+	@mkdir -p bench-results
+	$(BIN)/python -m tests.bench.webhooks --users $(WEBHOOK_N) $(if $(DB),--db '$(DB)') \
+		--out bench-results/webhooks-$(WEBHOOK_N)$(if $(DB),-postgresql).json

@@ -44,10 +44,25 @@ def _start_webhook_worker(app) -> None:
     once (services/webhooks.py); the workers of every server share the deliveries
     through claims, one worker at a time per webhook.
     """
+    global _delivering
     if not app.config["SCIMSVC_WEBHOOK_WORKER"]:
         return
     settings = webhooks.DeliverySettings.from_config(app.config, app.instance_path)
-    webhooks.Worker(app, settings).start()
+    _delivering = webhooks.Worker(app, settings).start()
+
+
+# This worker process's delivery thread, if it runs one.
+_delivering: webhooks.Worker | None = None
+
+
+def _stop_webhook_worker(_arbiter, _worker) -> None:
+    """gunicorn's worker_exit hook: let the delivery thread record what it sent, then stop.
+
+    Without it, a graceful stop (SIGTERM) could end the thread between a POST and its
+    record, and the receiver would get that event again after the restart.
+    """
+    if _delivering is not None:
+        _delivering.stop(timeout=_delivering.settings.timeout + 2)
 
 
 def _freeze_startup_objects() -> None:
@@ -126,6 +141,7 @@ def run(host: str, port: int, workers: int, access_log: bool = False,
         "errorlog": "-",
         "loglevel": log_level.lower(),
         "proc_name": "scimsvc",
+        "worker_exit": _stop_webhook_worker,
     }
     if access_log:
         options["accesslog"] = "-"

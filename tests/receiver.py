@@ -34,6 +34,7 @@ class Receiver:
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -69,6 +70,7 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode()
             with receiver.lock:
+                receiver.arrived.append(time.monotonic())
                 status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
                 receiver.received.append(Received(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body))

@@ -96,6 +96,8 @@ class DeliverySettings:
     retry_cap: float = 3600.0         # longest wait between two attempts
     lease: timedelta = timedelta(seconds=60)
     poll: float = 0.5                 # seconds between looks at the table when nothing wakes us
+    gather: float = 0.05              # seconds a woken worker waits for more events to send at once
+    busy_gather: float = 0.25         # the same, while events keep coming (fewer, larger claims)
     batch: int = 50                   # deliveries of one webhook per claim
     webhooks_per_claim: int = 8
 
@@ -471,31 +473,38 @@ def backoff(attempts: int, settings: DeliverySettings) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
-def deliver_due(settings: DeliverySettings) -> int:
+def deliver_due(settings: DeliverySettings, stop: threading.Event | None = None) -> int:
     """Claim due deliveries, send them, record how each went; return how many were attempted.
 
     Call inside an app context. Safe to run in any number of threads, processes
     and servers at once: a webhook's deliveries are claimed by one of them at a time.
+    Once ``stop`` is set, nothing more is sent: what was sent is recorded, the rest
+    given back.
     """
     now = utcnow()
     token = secrets.token_hex(16)
+    with db.engine.connect() as reader:  # no write lock for a pass that finds nothing to take
+        if not store.anything_claimable(reader, now):
+            return 0
     with write_transaction() as connection:
         claimed = store.claim(connection, now, now + settings.lease, token,
                               webhooks=settings.webhooks_per_claim, batch=settings.batch)
     attempted = 0
     started = time.monotonic()
     for webhook_id, group in groupby(claimed, key=lambda row: row.webhook_id):
-        attempted += _deliver_group(webhook_id, list(group), token, settings, started)
+        attempted += _deliver_group(webhook_id, list(group), token, settings, started, stop)
     return attempted
 
 
 def _deliver_group(webhook_id: int, rows: list[Any], token: str, settings: DeliverySettings,
-                   started: float) -> int:
+                   started: float, stop: threading.Event | None) -> int:
     outcomes: list[tuple[Any, Attempt]] = []
     secret = _decrypt(settings.key, rows[0].secret)
     for row in rows:
         if time.monotonic() - started > settings.lease.total_seconds() / 2:
             break  # record what was sent well before the claim lapses; the rest is claimed again
+        if stop is not None and stop.is_set():
+            break
         if secret is None:
             attempt = Attempt(None, _NO_KEY, 0.0)
         else:
@@ -533,12 +542,13 @@ def _deliver_group(webhook_id: int, rows: list[Any], token: str, settings: Deliv
 
 
 def next_due_in(settings: DeliverySettings) -> float:
-    """Seconds until a pending delivery is due (0: now), at most ``settings.poll``."""
+    """Seconds until a pending delivery falls due, at most ``settings.poll``."""
+    now = utcnow()
     with db.engine.connect() as connection:
-        due = store.next_due_at(connection)
+        due = store.next_due_at(connection, now)
     if due is None:
         return settings.poll
-    return max(0.0, min(settings.poll, (due - utcnow()).total_seconds()))
+    return max(0.001, min(settings.poll, (due - now).total_seconds()))
 
 
 class Worker:
@@ -559,14 +569,17 @@ class Worker:
             _wake.clear()
             try:
                 with self.app.app_context():
-                    if deliver_due(self.settings):
-                        continue
-                    wait = next_due_in(self.settings)
+                    sent = deliver_due(self.settings, self.stopping)
+                    wait = 0.0 if sent else next_due_in(self.settings)
             except Exception:  # the database went away, a bug: keep the worker alive
                 log.exception("webhook delivery pass failed")
-                wait = max(self.settings.poll, 1.0)
-            if wait > 0:
-                _wake.wait(wait)
+                sent, wait = 0, max(self.settings.poll, 1.0)
+            if 0 < sent < self.settings.batch:
+                # Busy: let the next events gather, so that one claim and one record (each a
+                # write transaction, with its fsync on SQLite) take many of them.
+                self.stopping.wait(self.settings.busy_gather)
+            elif wait > 0 and _wake.wait(wait):
+                self.stopping.wait(self.settings.gather)  # woken by a commit: its burst, at once
 
     def start(self) -> "Worker":
         """Run in a daemon thread (it dies with the process; its claims lapse and are retaken)."""

@@ -59,13 +59,30 @@ def _in_flight(now: datetime):
                           D.c.claimed_until > now)
 
 
-def next_due_at(connection: Connection) -> datetime | None:
-    """When the earliest pending delivery of an enabled webhook is due (None: nothing pending)."""
+def next_due_at(connection: Connection, now: datetime) -> datetime | None:
+    """When the next pending delivery of an enabled webhook falls due after ``now`` (None: none).
+
+    Deliveries already due are not counted: if no claim took them, another worker holds
+    their webhook, and waiting for them would only spin.
+    """
     return connection.execute(
         select(D.c.next_attempt_at).join(W, W.c.id == D.c.webhook_id)
-        .where(D.c.status == PENDING, W.c.enabled == true())
+        .where(D.c.status == PENDING, D.c.next_attempt_at > now, W.c.enabled == true())
         .order_by(D.c.next_attempt_at).limit(1)
     ).scalar()
+
+
+def _claimable(now: datetime):
+    return (select(W.c.id).where(
+        W.c.enabled == true(),
+        exists().where(D.c.webhook_id == W.c.id, _due(now)),
+        ~_in_flight(now),
+    ).order_by(W.c.id))
+
+
+def anything_claimable(connection: Connection, now: datetime) -> bool:
+    """A read: is some webhook's delivery due and free to claim (so a claim is worth its lock)?"""
+    return connection.execute(_claimable(now).limit(1)).first() is not None
 
 
 def claim(connection: Connection, now: datetime, lease_until: datetime, token: str, *,
@@ -76,13 +93,7 @@ def claim(connection: Connection, now: datetime, lease_until: datetime, token: s
     event_id, sequence, payload, attempts, created_at, expires_at) and its webhook (url,
     secret, name), in webhook then sequence order.
     """
-    candidates = (
-        select(W.c.id).where(
-            W.c.enabled == true(),
-            exists().where(D.c.webhook_id == W.c.id, _due(now)),
-            ~_in_flight(now),
-        ).order_by(W.c.id).limit(webhooks)
-    )
+    candidates = _claimable(now).limit(webhooks)
     if connection.dialect.name == "postgresql":
         # Lock the webhooks claimed here; a concurrent claimer skips them, and the
         # in-flight check below, a new statement, sees any claim committed before the lock.

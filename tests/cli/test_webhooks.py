@@ -6,12 +6,19 @@ import json
 import os
 import re
 import stat
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from scimsvc.services import webhooks
 from tests.cli import assert_fails
 from tests.conftest import ScimClient, make_user, provision_key
+from tests.live import free_port
 from tests.receiver import running_receiver, verify
 
 SECRET = re.compile(r"^whsec_[A-Za-z0-9+/]{43}=$")
@@ -180,3 +187,65 @@ def test_retry_requeues_failed_deliveries(admin, app):
         admin("webhook", "enable", "p")
         assert admin("webhook", "worker", "--once").output == "1 delivery attempted.\n"
         assert receiver.answered == [500, 200]
+
+
+def _documented_receiver() -> str:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    block = text.split("```python\n# receiver.py", 1)[1].split("```", 1)[0]
+    return "# receiver.py" + block
+
+
+def test_the_documented_flask_receiver_verifies_and_ends_sessions(admin, app, monkeypatch):
+    """docs/webhooks.md's receiver, run as written, against real deliveries."""
+    scim = ScimClient(app.test_client(), provision_key(admin))
+    port = free_port()
+    secret = admin("webhook", "add", "product",
+                   f"http://127.0.0.1:{port}/scimsvc/events").stdout.strip()
+    monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    receiver: dict = {"__name__": "receiver"}
+    exec(compile(_documented_receiver(), "docs/webhooks.md", "exec"), receiver)
+    server = make_server("127.0.0.1", port, receiver["app"], threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert admin("webhook", "test", "product").output.startswith("Delivered: the receiver "
+                                                                     "answered 204")
+        user = make_user(scim, "alice@example.com")
+        scim.patch(f"Users/{user['id']}", json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": False}]})
+        admin("webhook", "worker", "--once")
+        assert receiver["ended_sessions"] == [user["id"]]
+        assert len(receiver["seen_ids"]) == 3
+        # A forged delivery is refused.
+        forged = urllib.request.Request(
+            f"http://127.0.0.1:{port}/scimsvc/events", data=b'{"id":"evt_x"}', method="POST",
+            headers={"webhook-id": "evt_x", "webhook-timestamp": str(int(time.time())),
+                     "webhook-signature": "v1,AAAA", "Content-Type": "application/json"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(forged, timeout=10)
+        assert refused.value.code == 400
+    finally:
+        server.shutdown()
+
+
+def test_a_webhook_key_that_is_not_a_key_is_a_one_line_error(admin, app):
+    app.config["SCIMSVC_WEBHOOK_KEY"] = "not-a-key"
+    assert_fails(admin("webhook", "add", "p", "https://x.example.test/", ok=False),
+                 "SCIMSVC_WEBHOOK_KEY does not hold a webhook key (32 url-safe base64 bytes, as "
+                 "Fernet.generate_key() makes).")
+
+
+def test_webhook_settings_parse_from_the_environment():
+    from scimsvc.config import ConfigError, from_environment
+
+    assert from_environment({"SCIMSVC_WEBHOOK_WORKER": "off", "SCIMSVC_WEBHOOK_TIMEOUT": "2.5",
+                             "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": "48"}) == {
+        "SCIMSVC_WEBHOOK_WORKER": False, "SCIMSVC_WEBHOOK_TIMEOUT": 2.5,
+        "SCIMSVC_WEBHOOK_MAX_AGE_HOURS": 48.0}
+    with pytest.raises(ConfigError, match="SCIMSVC_WEBHOOK_WORKER='maybe' is not valid: "
+                                          "expected on or off."):
+        from_environment({"SCIMSVC_WEBHOOK_WORKER": "maybe"})
+    with pytest.raises(ConfigError, match="expected a positive number"):
+        from_environment({"SCIMSVC_WEBHOOK_TIMEOUT": "0"})

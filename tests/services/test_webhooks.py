@@ -346,3 +346,17 @@ def test_the_worker_thread_is_woken_by_a_commit_that_enqueued(app, admin, key):
         finally:
             worker.stop(timeout=10)
         assert not worker.thread.is_alive()
+
+
+def test_deliveries_another_worker_holds_do_not_make_an_idle_worker_spin(app, admin, key):
+    add(app, key, "hook", "https://a.example.test/hook")
+    enqueue(app, event())
+    delivery = settings(key, poll=0.5)
+    with app.app_context():
+        now = utcnow()
+        with write_transaction() as connection:
+            assert store.claim(connection, now, now + timedelta(seconds=60), "other",
+                               webhooks=1, batch=10)
+        # Due, but held by the other worker: nothing to claim, and the wait is the poll's.
+        assert webhooks.deliver_due(delivery) == 0
+        assert webhooks.next_due_in(delivery) == 0.5
