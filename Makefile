@@ -63,3 +63,11 @@ bench: install ## Benchmark a real server with N users (N=10000; DB=postgresql+p
 	@mkdir -p bench-results
 	$(BIN)/python -m tests.bench.run --users $(N) $(if $(DB),--db '$(DB)') $(if $(PEER),--peer) \
 		--out bench-results/bench-$(N)$(if $(DB),-postgresql).json $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.groups --members 50000 $(if $(DB),--db '$(DB)') \
+		--out bench-results/groups-50000$(if $(DB),-postgresql).json
+
+.PHONY: bench-groups
+bench-groups: install ## Only the Groups phase: member changes on a 50,000-member group, list groups
+	@mkdir -p bench-results
+	$(BIN)/python -m tests.bench.groups --members 50000 $(if $(DB),--db '$(DB)') \
+		--out bench-results/groups-50000$(if $(DB),-postgresql).json
