@@ -15,8 +15,8 @@ def _user_json(user, detail: bool = False) -> dict:
            "teams": [t.name for t in user.teams]}
     if detail:
         standing = lifecycle.access(user)
-        out["teams"] = [{"name": t.name, "reasons": reasons}
-                        for t, reasons in memberships.user_teams(user)]
+        out["memberships"] = [{"team": t.name, "reasons": reasons}
+                              for t, reasons in memberships.user_teams(user)]
         out.update({
             "roles": [r.name for r in standing.roles],
             "permissions": [{"action": a, "scope": s} for a, s in standing.permissions],

@@ -86,8 +86,9 @@ def test_user_show_gives_reasons_per_team(admin, app):
     admin("team", "add-member", "employees", "alice@example.com")
     admin("team", "add-member", "admins", "alice@example.com")
     data = json.loads(admin("user", "show", "alice@example.com", "--json").stdout)
-    assert data["teams"] == [{"name": "admins", "reasons": ["admin"]},
-                             {"name": "employees", "reasons": ["assignment", "admin"]}]
+    assert data["teams"] == ["admins", "employees"]
+    assert data["memberships"] == [{"team": "admins", "reasons": ["admin"]},
+                                   {"team": "employees", "reasons": ["assignment", "admin"]}]
     assert "Teams:       admins (admin), employees (assignment, admin)" in \
         admin("user", "show", "alice@example.com").stdout
 
