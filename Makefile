@@ -65,6 +65,8 @@ bench: install ## Benchmark a real server with N users (N=10000; DB=postgresql+p
 		--out bench-results/bench-$(N)$(if $(DB),-postgresql).json $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.webhooks --users $(WEBHOOK_N) $(if $(DB),--db '$(DB)') \
 		--out bench-results/webhooks-$(WEBHOOK_N)$(if $(DB),-postgresql).json
+	$(BIN)/python -m tests.bench.groups --members 50000 $(if $(DB),--db '$(DB)') \
+		--out bench-results/groups-50000$(if $(DB),-postgresql).json
 
 # Webhooks alone: seed throughput with and without a webhook, and idle delivery latency.
 WEBHOOK_N ?= 3000
@@ -74,3 +76,9 @@ bench-webhooks: install ## Benchmark webhooks: seed cost of a webhook and idle l
 	@mkdir -p bench-results
 	$(BIN)/python -m tests.bench.webhooks --users $(WEBHOOK_N) $(if $(DB),--db '$(DB)') \
 		--out bench-results/webhooks-$(WEBHOOK_N)$(if $(DB),-postgresql).json
+
+.PHONY: bench-groups
+bench-groups: install ## Only the Groups phase: member changes on a 50,000-member group, list groups
+	@mkdir -p bench-results
+	$(BIN)/python -m tests.bench.groups --members 50000 $(if $(DB),--db '$(DB)') \
+		--out bench-results/groups-50000$(if $(DB),-postgresql).json

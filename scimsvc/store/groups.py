@@ -161,12 +161,20 @@ def member_counts(connection: Connection, tenant_id: int) -> dict[int, int]:
 
 def live_users_by_scim_id(connection: Connection, tenant_id: int,
                           scim_ids: Iterable[str]) -> dict[str, int]:
-    """{SCIM id: users.id} of the tenant's live users among ``scim_ids``."""
+    """{SCIM id: users.id} of the tenant's live users among ``scim_ids``.
+
+    Probes the unique scim_id index only, checking tenant and removal here: with
+    them in the WHERE, SQLite's planner walked ix_users_tenant_live over every
+    live user of the tenant for an IN list of a few ids (10 ms at 50,000 users).
+    """
     ids = sorted(set(s for s in scim_ids if "\x00" not in s))
     found: dict[str, int] = {}
     for chunk in chunks(ids):
-        found.update(connection.execute(select(_u.scim_id, _u.id).where(
-            _u.tenant_id == tenant_id, _u.deleted_at.is_(None), _u.scim_id.in_(chunk))).all())
+        for scim_id, user_id, owner, deleted_at in connection.execute(
+                select(_u.scim_id, _u.id, _u.tenant_id, _u.deleted_at)
+                .where(_u.scim_id.in_(chunk))):
+            if owner == tenant_id and deleted_at is None:
+                found[scim_id] = user_id
     return found
 
 

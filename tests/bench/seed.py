@@ -86,7 +86,8 @@ def seed(start: int, count: int, processes: int = 2) -> None:
                 db.session.execute(insert(UserValue), value_rows)
             if team_id is not None:
                 db.session.execute(insert(team_members), [
-                    {"team_id": team_id, "user_id": row["id"]} for row in user_rows])
+                    {"team_id": team_id, "user_id": row["id"], "reason": "assignment"}
+                    for row in user_rows])
             db.session.commit()
             done += len(user_rows)
             if done == count and db.engine.dialect.name == "postgresql":

@@ -193,8 +193,8 @@ def test_create_user_with_the_printed_key(server):
     assert fetched["userName"] == "alice@example.com"
 
     shown = server.instance.run("team", "show", server.assigned_team).stdout.splitlines()
-    assert shown[2] == "Members: 1"
-    assert shown[4].split() == ["alice@example.com", body["id"], "active"]
+    assert shown[3] == "Members: 1"
+    assert shown[5].split() == ["alice@example.com", body["id"], "active", "assignment"]
 
 
 def test_no_key_is_401(server):
