@@ -148,7 +148,7 @@ def _change_members(connection: Any, tenant_id: int, group: GroupRecord, *, add:
     teams = store.linked_teams(connection, group.id)
     if teams:
         reason = memberships.group_reason(group.scim_id)
-        memberships.change(connection, tenant_id,
+        memberships.change(connection, tenant_id, protect=True,
                            adds=[(t, u, reason) for t in teams for u in added_ids],
                            removes=[(t, u, reason) for t in teams for u in removed_ids])
     names = store.scim_ids_of(connection, added_ids | removed_ids)
@@ -240,8 +240,9 @@ def delete_group(tenant_id: int, scim_id: str, if_match: Tags = None) -> None:
         check_if_match(if_match, group.version, f"Group {group.scim_id}")
         teams = store.linked_teams(connection, group.id)
         if teams:
-            memberships.change(connection, tenant_id, removes=membership_store.reason_rows(
-                connection, memberships.group_reason(group.scim_id), teams))
+            rows = membership_store.reason_rows(
+                connection, memberships.group_reason(group.scim_id), teams)
+            memberships.change(connection, tenant_id, removes=rows, protect=True)
         store.delete_group(connection, group)
         audit.record(connection, group, "group_remove", 204, {})
 

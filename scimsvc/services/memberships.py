@@ -35,7 +35,8 @@ def group_reason(group_scim_id: str) -> str:
 
 
 def change(connection: Any, tenant_id: int, adds: Iterable[Row] = (),
-           removes: Iterable[Row] = (), *, notify: bool = True) -> list[int]:
+           removes: Iterable[Row] = (), *, notify: bool = True,
+           protect: bool = False) -> list[int]:
     """Add and remove membership reasons; return the ids of the users whose set of teams changed.
 
     ``adds`` and ``removes`` are (team_id, user_id, reason) triples; adding a
@@ -44,7 +45,9 @@ def change(connection: Any, tenant_id: int, adds: Iterable[Row] = (),
     otherwise: nothing is written). Runs in ``connection``'s write transaction.
     Each user whose access changed gets a ``user.access_changed`` event, unless
     ``notify`` is false (a user being created: its ``user.created`` event
-    already shows its teams).
+    already shows its teams). With ``protect`` (a SCIM request: a group's members
+    changed), taking the last team of a protected user is refused (Forbidden, 403)
+    and nothing is written.
     """
     removes = set(removes)
     adds = set(adds) - removes
@@ -70,9 +73,19 @@ def change(connection: Any, tenant_id: int, adds: Iterable[Row] = (),
     pairs_before = {(t, u) for t, u, _ in before}
     pairs_after = {(t, u) for t, u, _ in after}
     changed = sorted({u for _, u in pairs_before ^ pairs_after})
+    if protect:
+        for user_name in store.protected_without_team(
+                connection, {u for _, u in pairs_before - pairs_after}):
+            lifecycle.check_protected(_Named(user_name, True), "remove-last-team")
     if notify and changed:
         events.access_changed(connection, tenant_id, changed, before=standing)
     return changed
+
+
+@dataclass(frozen=True)
+class _Named:
+    user_name: str
+    protected: bool
 
 
 # --- for admins (scimsvc team add-member / remove-member / show, user show) -------------

@@ -132,3 +132,15 @@ def accounts_by_scim_id(connection: Connection, tenant_id: int,
             select(User.scim_id, User.id, User.tenant_id).where(User.scim_id.in_(chunk)))
             if owner == tenant_id)
     return found
+
+
+def protected_without_team(connection: Connection, user_ids: Iterable[int]) -> list[str]:
+    """The userNames of those accounts that are protected and now in no team at all."""
+    found: list[str] = []
+    users = User.__table__.c
+    for chunk in chunks(sorted(set(user_ids))):
+        found += connection.execute(select(users.user_name).where(
+            users.id.in_(chunk), users.protected.is_(True),
+            ~select(team_members.c.user_id).where(
+                team_members.c.user_id == users.id).exists())).scalars()
+    return found

@@ -153,3 +153,26 @@ def test_group_list_and_show(admin, app):
     assert [m["userName"] for m in shown["members"]] == ["alice@example.com", "bob@example.com"]
     assert "Members:     2" in admin("group", "show", eng["id"]).stdout
     assert_fails(admin("group", "show", "nope", ok=False), "No group 'nope'.")
+
+
+def test_scim_may_not_take_the_last_team_of_a_protected_user(admin, app):
+    """A break-glass admin in a team only through a linked group: the IdP removing them from
+    the group (PATCH or DELETE of the group) is refused; with another reason it goes through."""
+    scim = ScimClient(app.test_client(), provision_key(admin))
+    admin("team", "create", "admins")
+    root = make_user(scim, "root@example.com")
+    group = scim.post("Groups", json={"schemas": [GROUP], "displayName": "Admins",
+                                      "members": [{"value": root["id"]}]}).get_json()
+    admin("team", "link-group", "admins", "Admins")
+    admin("user", "protect", "root@example.com")
+    remove = {"schemas": [PATCH_OP], "Operations": [
+        {"op": "remove", "path": f'members[value eq "{root["id"]}"]'}]}
+
+    refused = scim.patch(f"Groups/{group['id']}", json=remove)
+    assert refused.status_code == 403 and "protected" in refused.get_json()["detail"]
+    assert scim.delete(f"Groups/{group['id']}").status_code == 403
+    assert _members(admin, "admins") == {"root@example.com": ["group:Admins"]}
+
+    admin("team", "add-member", "admins", "root@example.com")  # a second reason
+    assert scim.patch(f"Groups/{group['id']}", json=remove).status_code == 200
+    assert _members(admin, "admins") == {"root@example.com": ["admin"]}
