@@ -68,8 +68,9 @@ def endpoint(state: State) -> None:
               help="Print a line per request (gunicorn's access log) to stdout.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the SCIM API with gunicorn (the production server) until SIGTERM or Ctrl-C."""
-    log_level = check_ready()
-    run(host=host, port=port, workers=workers, access_log=access_log, log_level=log_level)
+    log_level, metrics_listen = check_ready()
+    run(host=host, port=port, workers=workers, access_log=access_log, log_level=log_level,
+        metrics_listen=metrics_listen)
 
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,

@@ -14,6 +14,8 @@ from scimsvc.config import CREATE_DATABASE
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
 from scimsvc.services.health import files_open_to_others
 
+from .listener import gunicorn_hooks
+
 
 class _Server(BaseApplication):
     def __init__(self, options: dict[str, Any]):
@@ -68,8 +70,9 @@ def _not_written_elsewhere(record: logging.LogRecord) -> bool:
     return True
 
 
-def check_ready() -> str:
-    """Build the app once to check the configuration and database; return the log level.
+def check_ready() -> tuple[str, str]:
+    """Build the app once to check the configuration and database; return the log level
+    and the metrics listener's address ("" for none).
 
     Raises ClickException when the database has not been initialised, so the
     server refuses to start instead of answering every request with a 500.
@@ -91,11 +94,11 @@ def check_ready() -> str:
         private = "700" if os.path.isdir(path) else "600"
         click.echo(f"Warning: {path} is open to other users (mode {mode:o}); it holds or guards "
                    f"key and password hashes: chmod {private} {path}", err=True)
-    return app.config["SCIMSVC_LOG_LEVEL"]
+    return app.config["SCIMSVC_LOG_LEVEL"], app.config["SCIMSVC_METRICS_LISTEN"]
 
 
 def run(host: str, port: int, workers: int, access_log: bool = False,
-        log_level: str = "INFO") -> None:
+        log_level: str = "INFO", metrics_listen: str = "") -> None:
     """Serve until SIGTERM or Ctrl-C; gunicorn then lets in-flight requests finish."""
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
@@ -110,6 +113,8 @@ def run(host: str, port: int, workers: int, access_log: bool = False,
     }
     if access_log:
         options["accesslog"] = "-"
+    if metrics_listen:
+        options.update(gunicorn_hooks(metrics_listen))
     server = _Server(options)
     # Recent gunicorn releases open a control socket in the home folder; two
     # instances on one machine would fight over it, and scimsvc does not use it.

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 from flask import Flask, Response, g, request
 
+from .. import metrics
 from ..services import audit
 from . import health
 
@@ -63,13 +64,17 @@ def _finish(response: Response) -> Response:
         # A request the SCIM blueprint did not route (unknown path) still gets an id.
         g.request_id = uuid.uuid4().hex
         response.headers.setdefault("X-Request-Id", g.request_id)
+    seconds = time.perf_counter() - started if started else None
+    rule = request.url_rule
+    metrics.observe_request(rule.rule if rule is not None else "unmatched", request.method,
+                            response.status_code, seconds)
     line = {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_id": g.request_id,
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        "duration_ms": round(seconds * 1000, 2) if seconds is not None else None,
         "key": context.api_key_name if context else None,
         "key_id": context.api_key_id if context else None,
         "tenant": context.tenant_id if context else None,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sqlite3
+import time
 from typing import Iterator
 
 from flask import g
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from .. import metrics
 from ..errors import Busy
 from ..extensions import db
 from .prepared import DriverConnection
@@ -61,6 +63,7 @@ def write_transaction() -> Iterator[Connection]:
     if db.session().in_transaction():
         db.session.commit()  # a read transaction begun before: nothing is pending in it
     joined = _in_write_transaction.set(True)
+    started = time.perf_counter()
     try:
         with writing():
             try:
@@ -69,6 +72,7 @@ def write_transaction() -> Iterator[Connection]:
             except DBAPIError as error:
                 db.session.rollback()
                 if is_busy(error):
+                    metrics.LOCK_TIMEOUTS.labels(dialect_name()).inc()
                     raise Busy() from error
                 raise
             except BaseException:
@@ -76,6 +80,7 @@ def write_transaction() -> Iterator[Connection]:
                 raise
     finally:
         _in_write_transaction.reset(joined)
+        metrics.WRITE_TRANSACTIONS.labels(dialect_name()).observe(time.perf_counter() - started)
 
 
 # SQLSTATEs of a lock not granted in time (lock_timeout) and of a statement cancelled
