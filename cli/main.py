@@ -65,7 +65,7 @@ def endpoint(state: State) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each serves one request at a time).")
 @click.option("--access-log/--no-access-log", default=False,
-              help="Print a line per request (gunicorn's access log) to stdout.")
+              help="Also write gunicorn's access log (a JSON line per request, path without query) to stderr.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the SCIM API with gunicorn (the production server) until SIGTERM or Ctrl-C."""
     log_level, metrics_listen = check_ready()

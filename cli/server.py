@@ -11,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from scimsvc import create_app
 from scimsvc.config import CREATE_DATABASE
+from scimsvc.logs import ACCESS_LOG_FORMAT, JsonFormatter, gunicorn_logconfig
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
 from scimsvc.services.health import files_open_to_others
 
@@ -50,13 +51,14 @@ def _log_to_stderr(level: str) -> None:
     """Send the ``scimsvc`` loggers' messages at ``level`` and above to stderr, like gunicorn's."""
     logger = logging.getLogger("scimsvc")
     logger.setLevel(level)
+    logging.getLogger("scimsvc.requests").setLevel(level)
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(
-            "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-            "%Y-%m-%d %H:%M:%S %z"))
+        handler.setFormatter(JsonFormatter())
         handler.addFilter(_not_written_elsewhere)
         logger.addHandler(handler)
+    for handler in logging.getLogger("scimsvc.requests").handlers:
+        handler.setFormatter(JsonFormatter())
 
 
 def _not_written_elsewhere(record: logging.LogRecord) -> bool:
@@ -109,10 +111,12 @@ def run(host: str, port: int, workers: int, access_log: bool = False,
         "keepalive": 5,
         "errorlog": "-",
         "loglevel": log_level.lower(),
+        "logconfig_dict": gunicorn_logconfig(log_level),
+        "access_log_format": ACCESS_LOG_FORMAT,
         "proc_name": "scimsvc",
     }
     if access_log:
-        options["accesslog"] = "-"
+        options["accesslog"] = "-"  # JSON lines on stderr too (logconfig_dict)
     if metrics_listen:
         options.update(gunicorn_hooks(metrics_listen))
     server = _Server(options)

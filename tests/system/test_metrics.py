@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -110,3 +111,16 @@ def test_metrics_are_not_on_the_public_port(served):
     base, _metrics, key, _log = served
     assert _get(f"{base}/metrics")[0] == 404
     assert _get(f"{base}/metrics", key)[0] == 404
+
+
+def test_the_servers_log_is_json_lines_without_filter_values(served):
+    base, _metrics, key, log = served
+    query = "filter=" + urllib.parse.quote('userName eq "alice@example.com"') + "&count=1"
+    assert _get(f"{base}/scim/v2/Users?{query}", key)[0] == 200
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # every line, gunicorn's own included
+    assert {"gunicorn.error", "scimsvc.requests"} <= {p["logger"] for p in parsed}
+    [searched] = [p for p in parsed if p.get("query")]
+    assert searched["query"] == "filter=%5Bredacted%5D&count=1" or \
+        searched["query"] == "filter=[redacted]&count=1"
+    assert "alice@example.com" not in log.read_text()
