@@ -11,6 +11,7 @@ from scimsvc.database import migrate
 from scimsvc.services.organizations import ensure_organization
 
 from . import audit, db, keys, orgs, provisioning, roles, teams, users
+from .doctor import doctor
 from .context import AdminGroup, State, pass_state
 from .output import note
 from .server import check_ready, run
@@ -26,8 +27,8 @@ def cli(ctx: click.Context, org: str | None) -> None:
     state = ctx.ensure_object(State)
     if org:
         state.org = org
-    if ctx.invoked_subcommand in ("serve",):
-        return  # gunicorn workers build their own app
+    if ctx.invoked_subcommand in ("serve", "doctor"):
+        return  # gunicorn workers build their own app; doctor only speaks HTTP
     app = state.ensure_app()
     # Only init may create the database: any other command finding none was run against
     # the wrong instance folder or URL, and must say so rather than start an empty one.
@@ -74,7 +75,7 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
 
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,
-              provisioning.provisioning_group, users.user_group, audit.audit_group, db.db):
+              provisioning.provisioning_group, users.user_group, audit.audit_group, db.db, doctor):
     cli.add_command(group)
 
 if __name__ == "__main__":  # pragma: no cover
