@@ -13,6 +13,7 @@ from scimsvc.services.organizations import ensure_organization
 
 from . import (audit, db, events, google, groups, keys, orgs, provisioning, roles, teams, users,
                webhooks)
+from .doctor import doctor
 from .context import AdminGroup, State, pass_state
 from .output import note
 from .server import check_ready, run
@@ -28,8 +29,8 @@ def cli(ctx: click.Context, org: str | None) -> None:
     state = ctx.ensure_object(State)
     if org:
         state.org = org
-    if ctx.invoked_subcommand in ("serve",):
-        return  # gunicorn workers build their own app
+    if ctx.invoked_subcommand in ("serve", "doctor"):
+        return  # gunicorn workers build their own app; doctor only speaks HTTP
     app = state.ensure_app()
     # Only init may create the database: any other command finding none was run against
     # the wrong instance folder or URL, and must say so rather than start an empty one.
@@ -68,16 +69,17 @@ def endpoint(state: State) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each reads requests in an event loop and answers 4 at a time).")
 @click.option("--access-log/--no-access-log", default=False,
-              help="Print a line per request (gunicorn's access log) to stdout.")
+              help="Also write gunicorn's access log (a JSON line per request, path without query) to stderr.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the SCIM API with gunicorn (the production server) until SIGTERM or Ctrl-C."""
-    log_level = check_ready()
-    run(host=host, port=port, workers=workers, access_log=access_log, log_level=log_level)
+    log_level, metrics_listen = check_ready()
+    run(host=host, port=port, workers=workers, access_log=access_log, log_level=log_level,
+        metrics_listen=metrics_listen)
 
 
 for group in (orgs.org, roles.permission, roles.role, teams.team, keys.api_key,
               provisioning.provisioning_group, users.user_group, groups.group_group, audit.audit_group,
-              events.events_group, db.db, webhooks.webhook, google.google_group):
+              events.events_group, db.db, webhooks.webhook, google.google_group, doctor):
     cli.add_command(group)
 
 if __name__ == "__main__":  # pragma: no cover

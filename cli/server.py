@@ -11,11 +11,13 @@ from gunicorn.app.base import BaseApplication
 
 from scimsvc import create_app
 from scimsvc.config import CREATE_DATABASE
+from scimsvc.logs import ACCESS_LOG_FORMAT, JsonFormatter, gunicorn_logconfig
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
 from scimsvc.services import webhooks
 from scimsvc.services.health import files_open_to_others
 
 from .front import WaitressWorker
+from .listener import gunicorn_hooks
 
 
 class _Server(BaseApplication):
@@ -80,13 +82,14 @@ def _log_to_stderr(level: str) -> None:
     """Send the ``scimsvc`` loggers' messages at ``level`` and above to stderr, like gunicorn's."""
     logger = logging.getLogger("scimsvc")
     logger.setLevel(level)
+    logging.getLogger("scimsvc.requests").setLevel(level)
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(
-            "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-            "%Y-%m-%d %H:%M:%S %z"))
+        handler.setFormatter(JsonFormatter())
         handler.addFilter(_not_written_elsewhere)
         logger.addHandler(handler)
+    for handler in logging.getLogger("scimsvc.requests").handlers:
+        handler.setFormatter(JsonFormatter())
 
 
 def _not_written_elsewhere(record: logging.LogRecord) -> bool:
@@ -100,8 +103,9 @@ def _not_written_elsewhere(record: logging.LogRecord) -> bool:
     return True
 
 
-def check_ready() -> str:
-    """Build the app once to check the configuration and database; return the log level.
+def check_ready() -> tuple[str, str]:
+    """Build the app once to check the configuration and database; return the log level
+    and the metrics listener's address ("" for none).
 
     Raises ClickException when the database has not been initialised, so the
     server refuses to start instead of answering every request with a 500.
@@ -123,11 +127,11 @@ def check_ready() -> str:
         private = "700" if os.path.isdir(path) else "600"
         click.echo(f"Warning: {path} is open to other users (mode {mode:o}); it holds or guards "
                    f"key and password hashes: chmod {private} {path}", err=True)
-    return app.config["SCIMSVC_LOG_LEVEL"]
+    return app.config["SCIMSVC_LOG_LEVEL"], app.config["SCIMSVC_METRICS_LISTEN"]
 
 
 def run(host: str, port: int, workers: int, access_log: bool = False,
-        log_level: str = "INFO") -> None:
+        log_level: str = "INFO", metrics_listen: str = "") -> None:
     """Serve until SIGTERM or Ctrl-C; gunicorn then lets in-flight requests finish."""
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
@@ -140,11 +144,15 @@ def run(host: str, port: int, workers: int, access_log: bool = False,
         "graceful_timeout": 10,
         "errorlog": "-",
         "loglevel": log_level.lower(),
+        "logconfig_dict": gunicorn_logconfig(log_level),
+        "access_log_format": ACCESS_LOG_FORMAT,
         "proc_name": "scimsvc",
         "worker_exit": _stop_webhook_worker,
     }
     if access_log:
-        options["accesslog"] = "-"
+        options["accesslog"] = "-"  # JSON lines on stderr too (logconfig_dict)
+    if metrics_listen:
+        options.update(gunicorn_hooks(metrics_listen))
     server = _Server(options)
     # Recent gunicorn releases open a control socket in the home folder; two
     # instances on one machine would fight over it, and scimsvc does not use it.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, request
 
+from .. import metrics
 from ..services import audit
 from ..services.journal_queue import JournalQueue
 from ..services.refusals import Refusals
@@ -78,6 +79,9 @@ def record_outcome(response: Response) -> Response:
     """Journal a refused or failed request (4xx, 5xx), or a read when the organization asks for it."""
     status = response.status_code
     context = audit.current()
+    if context is not None:
+        metrics.observe_operation(context.operation, status, context.refusal, context.tenant_id,
+                                  context.api_key_name)
     if context is not None and context.refusal is not None:
         refusals().add(context, status)  # no database write on the request path
         return response

@@ -4,9 +4,10 @@ Every request gets a line, reads included: this is where an IdP's lookups
 are recorded (the audit journal takes writes and failures); load-balancer
 probes (/healthz, /readyz) are written at DEBUG. A line holds the
 request id (also sent as ``X-Request-Id`` and stored in the journal), time,
-method, path (no query string), status, duration, API key name and id,
+method, path, the query string with filter values and e-mail addresses
+redacted (as sent only at DEBUG), status, duration, API key name and id,
 organization id, user agent and client address. It never holds a header
-other than the user agent, a query string or a body, so neither a bearer key
+other than the user agent, or a body, so neither a bearer key
 nor a password can reach it. Logging it costs no query.
 
 If nothing else configured logging, lines go to stderr; configure the
@@ -23,6 +24,8 @@ from datetime import datetime, timezone
 
 from flask import Flask, Response, g, request
 
+from .. import metrics
+from ..logs import redact_query
 from ..services import audit
 from . import health
 
@@ -63,19 +66,29 @@ def _finish(response: Response) -> Response:
         # A request the SCIM blueprint did not route (unknown path) still gets an id.
         g.request_id = uuid.uuid4().hex
         response.headers.setdefault("X-Request-Id", g.request_id)
+    seconds = time.perf_counter() - started if started else None
+    rule = request.url_rule
+    metrics.observe_request(rule.rule if rule is not None else "unmatched", request.method,
+                            response.status_code, seconds)
     line = {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_id": g.request_id,
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        "duration_ms": round(seconds * 1000, 2) if seconds is not None else None,
         "key": context.api_key_name if context else None,
         "key_id": context.api_key_id if context else None,
         "tenant": context.tenant_id if context else None,
         "user_agent": request.headers.get("User-Agent"),
         "remote_addr": request.remote_addr,
     }
+    query = request.query_string.decode("latin-1")
+    if query:
+        # Filter values and e-mail addresses are not written at INFO (scimsvc.logs).
+        line["query"] = redact_query(query)
+        if log.isEnabledFor(logging.DEBUG):
+            line["query_as_sent"] = query
     # Load-balancer probes come every few seconds: at INFO they would drown the requests.
     level = logging.DEBUG if request.path in health.PATHS else logging.INFO
     if log.isEnabledFor(level):

@@ -51,6 +51,21 @@ def _request_id_header(response):
     return response
 
 
+# ``scimsvc doctor`` asks how long its key has left; only the caller's own key is described.
+KEY_INFO_REQUEST = "X-Scimsvc-Key-Info"
+KEY_EXPIRES = "X-Scimsvc-Key-Expires"
+
+
+@bp.after_request
+def _key_expiry(response):
+    credential = g.get("credential")
+    if credential is not None and request.headers.get(KEY_INFO_REQUEST):
+        expires = credential.key.expires_at
+        response.headers[KEY_EXPIRES] = (expires.isoformat(timespec="seconds") + "Z"
+                                         if expires is not None else "never")
+    return response
+
+
 bp.after_request(journal.record_outcome)
 bp.teardown_app_request(journal.unbind)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import weakref
 from typing import Any, Mapping
 
@@ -16,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from .. import metrics
 from ..config import CREATE_DATABASE
 from ..errors import DatabaseMissing
 from ..extensions import db
@@ -90,13 +92,17 @@ def configure_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
         # Straight to the driver: through exec_driver_sql the BEGIN cost as much as its query.
-        statement = "BEGIN IMMEDIATE" if write_intent() else "BEGIN"
+        writer = write_intent()
+        statement = "BEGIN IMMEDIATE" if writer else "BEGIN"
         driver = connection.connection.driver_connection
-        impatient = statement == "BEGIN IMMEDIATE" and no_wait()
+        impatient = writer and no_wait()
+        started = time.perf_counter()
         try:
             if impatient:  # the lock now or "database is locked" now (transactions.write_transaction)
                 driver.execute("PRAGMA busy_timeout=0")
             driver.execute(statement)
+            if writer:  # how long this writer waited for SQLite's write lock
+                metrics.LOCK_WAIT.labels("sqlite").observe(time.perf_counter() - started)
         except sqlite3.Error as error:
             # As SQLAlchemy would have raised it ("database is locked" after the busy timeout).
             raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sqlite3
+import time
 from typing import Iterator
 
 from flask import g
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from .. import metrics
 from ..errors import Busy
 from ..extensions import db
 from .prepared import DriverConnection
@@ -74,6 +76,7 @@ def write_transaction(*, wait: bool = True) -> Iterator[Connection]:
         db.session.commit()  # a read transaction begun before: nothing is pending in it
     joined = _in_write_transaction.set(True)
     patience = _no_wait.set(not wait)
+    started = time.perf_counter()
     try:
         with writing():
             try:
@@ -82,6 +85,7 @@ def write_transaction(*, wait: bool = True) -> Iterator[Connection]:
             except DBAPIError as error:
                 db.session.rollback()
                 if is_busy(error):
+                    metrics.LOCK_TIMEOUTS.labels(dialect_name()).inc()
                     raise Busy() from error
                 raise
             except BaseException:
@@ -90,6 +94,7 @@ def write_transaction(*, wait: bool = True) -> Iterator[Connection]:
     finally:
         _no_wait.reset(patience)
         _in_write_transaction.reset(joined)
+        metrics.WRITE_TRANSACTIONS.labels(dialect_name()).observe(time.perf_counter() - started)
 
 
 # SQLSTATEs of a lock not granted in time (lock_timeout) and of a statement cancelled

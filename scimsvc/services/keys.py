@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from ..database.transactions import write_transaction
 from ..errors import Busy, Conflict, InvalidValue, NotFound
 from ..extensions import db
-from ..models import ApiKey, RolePermission, Team, team_roles, utcnow
+from ..models import ApiKey, Organization, RolePermission, Team, team_roles, utcnow
 from ..store import keys as store
 from .names import MAX_NAME, clean_name
 from .teams import get_team
@@ -167,6 +167,24 @@ def list_keys(tenant_id: int) -> list[ApiKey]:
     ))
 
 
+def active_keys() -> list[tuple[str, str, datetime | None, datetime | None]]:
+    """Every organization's active keys, for the metrics listener (instance-level, not a
+    tenant's view): (organization slug, key name, expires_at, last_used_at)."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(Organization.slug, ApiKey.name, ApiKey.expires_at, ApiKey.last_used_at)
+        .join(Organization, Organization.id == ApiKey.tenant_id)
+        .where(ApiKey.revoked_at.is_(None),
+               ApiKey.expires_at.is_(None) | (ApiKey.expires_at > now))
+        .order_by(Organization.slug, ApiKey.name)).all()
+    # Stored naive in UTC: make them aware, so their timestamps are right in any time zone.
+    return [(slug, name, _utc(expires), _utc(used)) for slug, name, expires, used in rows]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
+
+
 def revoke_key(tenant_id: int, name: str) -> ApiKey:
     """Revoke a key by name; every later request with it is refused."""
     with write_transaction():
@@ -255,5 +273,5 @@ def _touch(key: Any, now: datetime) -> None:
         log.warning("could not record last use of API key %s", key.name)
 
 
-__all__ = ["issue_key", "rotate_key", "retired_name", "Rotation", "list_keys", "revoke_key", "authenticate", "key_state", "team_grants",
+__all__ = ["active_keys", "issue_key", "rotate_key", "retired_name", "Rotation", "list_keys", "revoke_key", "authenticate", "key_state", "team_grants",
            "Credential"]

@@ -1,0 +1,73 @@
+"""One log format: JSON lines on stderr, for the service's messages, gunicorn's and the request log.
+
+A line is ``{"time", "level", "logger", "pid", "message"}`` (plus ``exception``
+with the traceback when there is one); a request log record is its own JSON
+object (api.requestlog) with ``level`` and ``logger`` added. Query strings are
+logged with the values of ``filter`` and anything that looks like an e-mail
+address replaced (``redact_query``): at INFO a log line holds no user's
+address; at DEBUG the request log adds the query as sent.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode
+
+REDACTED = "[redacted]"
+_EMAIL = re.compile(r"[^\s@/?&=]+@[^\s@/?&=]+")
+# Query parameters whose values name users (a SCIM filter is `userName eq "alice@..."`).
+_SECRET_PARAMETERS = frozenset({"filter"})
+
+
+def redact_query(query: str) -> str:
+    """Return ``query`` with filter values and e-mail addresses replaced by [redacted]."""
+    if not query:
+        return ""
+    pairs = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name.lower() in _SECRET_PARAMETERS and value:
+            value = REDACTED
+        pairs.append((_EMAIL.sub(REDACTED, name), _EMAIL.sub(REDACTED, value)))
+    return urlencode(pairs, safe="[]")
+
+
+def _time(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JsonFormatter(logging.Formatter):
+    """Format every record as one JSON object on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_line = getattr(record, "scimsvc_request", None)
+        if request_line is not None:
+            line = {**request_line, "level": record.levelname, "logger": record.name}
+        else:
+            line = {"time": _time(record), "level": record.levelname, "logger": record.name,
+                    "pid": record.process, "message": _EMAIL.sub(REDACTED, record.getMessage())}
+            if record.exc_info:
+                line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def gunicorn_logconfig(level: str) -> dict:
+    """gunicorn's ``logconfig_dict``: its error and access logs as JSON lines on stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                                "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+        "root": {"handlers": [], "level": "WARNING"},
+    }
+
+
+# gunicorn's access log (--access-log), without the query string (%(U)s is the path only).
+ACCESS_LOG_FORMAT = '%(h)s %(m)s %(U)s %(s)s %(B)s %(L)s'

@@ -1,0 +1,158 @@
+"""Prometheus metrics (prometheus-client): what every layer counts, and how they are exposed.
+
+Every metric here has labels, so its values are created when first used; under
+``scimsvc serve`` that is in a gunicorn worker, after ``enable_multiprocess``
+pointed prometheus-client at a folder the workers share (its multiprocess
+mode), and the listener in the gunicorn master adds the workers' files up.
+Without a listener (SCIMSVC_METRICS_LISTEN unset) the values stay in process
+memory and nobody reads them: counting costs a dictionary lookup.
+
+docs/operations.md lists every metric and the alerts worth having.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LOCK_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0)
+
+REQUESTS = Counter(
+    "scimsvc_http_requests_total", "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"])
+LATENCY = Histogram(
+    "scimsvc_http_request_duration_seconds", "Time to answer an HTTP request, by route and method.",
+    ["route", "method"], buckets=_LATENCY_BUCKETS)
+OPERATIONS = Counter(
+    "scimsvc_scim_operations_total",
+    "SCIM operations (create, replace, patch, remove, read, list, search, discovery, other) by "
+    "outcome: success, refused (no valid key, rate limited), client_error (other 4xx), server_error.",
+    ["operation", "outcome"])
+REFUSALS = Counter(
+    "scimsvc_refusals_total",
+    "Requests refused before they could act, by reason: no_key, malformed, unknown, revoked, "
+    "expired, forbidden, rate_limited.",
+    ["reason"])
+LOCK_WAIT = Histogram(
+    "scimsvc_db_write_lock_wait_seconds",
+    "Time a write transaction waited for the database's write lock (SQLite: BEGIN IMMEDIATE).",
+    ["database"], buckets=_LOCK_BUCKETS)
+WRITE_TRANSACTIONS = Histogram(
+    "scimsvc_db_write_transaction_seconds",
+    "Duration of write transactions, waits for locks included.",
+    ["database"], buckets=_LOCK_BUCKETS)
+LOCK_TIMEOUTS = Counter(
+    "scimsvc_db_lock_timeouts_total",
+    "Write transactions that did not get their lock in time (answered 503 with Retry-After).",
+    ["database"])
+LAST_SUCCESS = Gauge(
+    "scimsvc_api_key_last_success_timestamp_seconds",
+    "Unix time of the last successful SCIM request of each API key (organization id, key name).",
+    ["org_id", "key"], multiprocess_mode="max")
+
+
+def observe_request(route: str, method: str, status: int, seconds: float | None) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+    if seconds is not None:
+        LATENCY.labels(route, method).observe(seconds)
+
+
+def outcome_of(status: int, refused: bool) -> str:
+    if refused:
+        return "refused"
+    if status < 400:
+        return "success"
+    return "client_error" if status < 500 else "server_error"
+
+
+def observe_operation(operation: str, status: int, refusal: str | None,
+                      tenant_id: int | None, key_name: str | None) -> None:
+    outcome = outcome_of(status, refusal is not None)
+    OPERATIONS.labels(operation, outcome).inc()
+    if refusal is not None:
+        REFUSALS.labels(refusal).inc()
+    elif outcome == "success" and key_name is not None and tenant_id is not None:
+        LAST_SUCCESS.labels(str(tenant_id), key_name).set(time.time())
+
+
+# --- exposing them ------------------------------------------------------------------------
+
+def enable_multiprocess(folder: str) -> None:
+    """Make the metric values created from now on live in files under ``folder``.
+
+    Called by ``scimsvc serve`` before gunicorn forks its workers; the values of
+    every labelled metric are created in the workers, so all of them are shared.
+    """
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for name in os.listdir(folder):  # a previous run's values are not this run's
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+    os.environ[MULTIPROC_ENV] = folder
+    values.ValueClass = values.get_value_class()
+
+
+def worker_exited(pid: int) -> None:
+    """Forget a dead worker's live gauges (its counters stay in the totals)."""
+    if os.environ.get(MULTIPROC_ENV):
+        mark_process_dead(pid)
+
+
+KeyRow = tuple[str, str, Any, Any]  # (organization slug, key name, expires_at, last_used_at)
+
+
+class KeysCollector(Collector):
+    """Gauges read from the database at scrape time: seconds until each active key expires,
+    and seconds since each key's last successful request (from the workers' timestamps)."""
+
+    def __init__(self, keys: Callable[[], Iterable[KeyRow]],
+                 last_success: Callable[[], Iterable[tuple[str, str, float]]] | None = None):
+        self._keys = keys
+        self._last_success = last_success
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        expiry = GaugeMetricFamily(
+            "scimsvc_api_key_expires_in_seconds",
+            "Seconds until each active API key with an expiry expires (organization, key).",
+            labels=["org", "key"])
+        for org, name, expires_at, _last_used in self._keys():
+            if expires_at is not None:
+                expiry.add_metric([org, name], expires_at.timestamp() - now)
+        yield expiry
+        if self._last_success is not None:
+            age = GaugeMetricFamily(
+                "scimsvc_api_key_seconds_since_last_success",
+                "Seconds since the last successful SCIM request of each API key (organization id, "
+                "key), since this server started.",
+                labels=["org_id", "key"])
+            for org_id, name, stamp in self._last_success():
+                age.add_metric([org_id, name], now - stamp)
+            yield age
+
+
+def multiprocess_registry(keys: Callable[[], Iterable[KeyRow]]) -> CollectorRegistry:
+    """The registry the listener serves: the workers' values added up, and the key gauges."""
+    registry = CollectorRegistry()
+    workers = MultiProcessCollector(registry)
+
+    def last_success() -> Iterator[tuple[str, str, float]]:
+        for family in workers.collect():
+            if family.name == LAST_SUCCESS._name:
+                for sample in family.samples:
+                    yield sample.labels["org_id"], sample.labels["key"], sample.value
+
+    registry.register(KeysCollector(keys, last_success))
+    return registry
+
+
+__all__ = ["observe_request", "observe_operation", "enable_multiprocess", "worker_exited",
+           "multiprocess_registry", "KeysCollector", "LOCK_WAIT", "LOCK_TIMEOUTS",
+           "WRITE_TRANSACTIONS"]
