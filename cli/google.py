@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -140,6 +141,8 @@ def google_scheduler(state: State, parent: int | None, once: bool) -> None:
     """What 'scimsvc serve' runs beside the server: the due syncs, every tick."""
     settings = settings_of(state)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # SIGTERM (the server stopping) ends a running sync as a failed run and frees its lease.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     tick = min(settings.interval, 30.0)
 
     def log(line: str) -> None:

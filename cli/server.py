@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import gc
-import os
 import logging
+import os
+import subprocess
+import sys
 from typing import Any
 
 import click
@@ -130,6 +132,18 @@ def check_ready() -> tuple[str, str]:
     return app.config["SCIMSVC_LOG_LEVEL"], app.config["SCIMSVC_METRICS_LISTEN"]
 
 
+def start_google_scheduler() -> subprocess.Popen:
+    """Start the process that runs the due Google Workspace syncs (``scimsvc google scheduler``).
+
+    It is a process of its own, not a thread of gunicorn's master (which forks) nor of a
+    worker (there are several): it ticks every min(SCIMSVC_GOOGLE_SYNC_INTERVAL, 30 s),
+    syncs a connection when its last scheduled run is an interval old, and exits with
+    the server. Servers sharing a database take turns through the connection's lease.
+    """
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "google", "scheduler",
+                             "--parent", str(os.getpid())], env=os.environ.copy())
+
+
 def run(host: str, port: int, workers: int, access_log: bool = False,
         log_level: str = "INFO", metrics_listen: str = "") -> None:
     """Serve until SIGTERM or Ctrl-C; gunicorn then lets in-flight requests finish."""
@@ -158,4 +172,12 @@ def run(host: str, port: int, workers: int, access_log: bool = False,
     # instances on one machine would fight over it, and scimsvc does not use it.
     if "control_socket_disable" in server.cfg.settings:
         server.cfg.set("control_socket_disable", True)
-    server.run()
+    scheduler = start_google_scheduler()
+    try:
+        server.run()
+    finally:
+        scheduler.terminate()
+        try:
+            scheduler.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            scheduler.kill()

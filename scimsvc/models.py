@@ -182,7 +182,8 @@ class User(db.Model):
               sqlite_where=text("deleted_at IS NOT NULL"),
               postgresql_where=text("deleted_at IS NOT NULL")),
         # A source's users, by the id the source gives them (the Google sync, migration 0009).
-        Index("ix_users_tenant_source", "tenant_id", "source", "external_id"),
+        # source first: an index led by tenant_id changes SQLite's plan for externalId lookups.
+        Index("ix_users_source", "source", "tenant_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,8 +206,8 @@ class User(db.Model):
     protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime)
     # What provisions the user: "scim" (an IdP's SCIM calls) or "google:<connection name>".
-    source: Mapped[str] = mapped_column(String(200), default=SCIM_SOURCE,
-                                        server_default=text("'scim'"))
+    # TEXT, not VARCHAR: with a VARCHAR column here SQLite's planner left ix_users_tenant_external_id.
+    source: Mapped[str] = mapped_column(Text, default=SCIM_SOURCE, server_default=text("'scim'"))
 
     teams: Mapped[list[Team]] = relationship(
         secondary=_memberships, back_populates="members", order_by=Team.name,

@@ -521,6 +521,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed-only", action="store_true",
                         help="Only build the seeded database (into --seed-cache), then stop.")
     parser.add_argument("--random-seed", type=int, default=5)
+    parser.add_argument("--google", action="store_true",
+                        help="Instead: time Google Workspace syncs of --users users (tests/bench/google.py).")
     parser.add_argument("--out", default=None, help="Where to write the JSON summary.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
     args = parser.parse_args(argv)
@@ -540,6 +542,15 @@ def ensure_peer(python: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.google:
+        from . import google
+
+        fresh, drop = fresh_postgres(args.db) if args.db else (None, None)
+        try:
+            return google.main(args.users, Path(args.out) if args.out else None, fresh)
+        finally:
+            if drop is not None:
+                drop()
     work = Path(tempfile.mkdtemp(prefix="scimsvc-bench-"))
     out = Path(args.out) if args.out else work / "summary.json"
     summary: dict[str, Any] = {"users": args.users, "args": {k: (sorted(v) if isinstance(v, set) else v)

@@ -280,3 +280,26 @@ def test_disconnect_keeps_the_users(google, app, fake):
     google("google", "disconnect", "--yes")
     assert len(users_of(app)) == 2
     assert "No Google Workspace connection" in google("google", "sync", ok=False).output
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, live, limit", [(None, 0, 5), (None, 40, 5), (None, 1000, 100),
+                                              ("0", 1000, 0), ("25%", 1000, 250)])
+def test_the_removal_limit(raw, live, limit):
+    from scimsvc.config import from_environment
+    from scimsvc.services.sources.google import removal_limit
+
+    setting = from_environment({"SCIMSVC_GOOGLE_MAX_REMOVALS": raw}).get("SCIMSVC_GOOGLE_MAX_REMOVALS")
+    assert removal_limit(live, setting) == limit
+
+
+@pytest.mark.parametrize("name, value", [("SCIMSVC_GOOGLE_MAX_REMOVALS", "lots"),
+                                         ("SCIMSVC_GOOGLE_MAX_REMOVALS", "150%"),
+                                         ("SCIMSVC_GOOGLE_API_URL", "admin.googleapis.com"),
+                                         ("SCIMSVC_GOOGLE_SYNC_INTERVAL", "0")])
+def test_bad_google_settings_are_named(name, value):
+    from scimsvc.config import ConfigError, from_environment
+
+    with pytest.raises(ConfigError, match=name):
+        from_environment({name: value})

@@ -26,8 +26,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE users ADD COLUMN source VARCHAR(200) DEFAULT 'scim' NOT NULL")
-    op.execute("CREATE INDEX ix_users_tenant_source ON users (tenant_id, source, external_id)")
+    op.execute("ALTER TABLE users ADD COLUMN source TEXT DEFAULT 'scim' NOT NULL")
+    op.execute("CREATE INDEX ix_users_source ON users (source, tenant_id, external_id)")
     op.create_table(
         "google_connections",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,5 +67,5 @@ def downgrade() -> None:
     op.drop_index("ix_google_sync_runs_tenant", table_name="google_sync_runs")
     op.drop_table("google_sync_runs")
     op.drop_table("google_connections")
-    op.execute("DROP INDEX ix_users_tenant_source")
+    op.execute("DROP INDEX ix_users_source")
     op.execute("ALTER TABLE users DROP COLUMN source")

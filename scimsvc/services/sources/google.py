@@ -241,7 +241,7 @@ def _digest(document: dict[str, Any]) -> bytes:
 
 # --- the run ----------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _Stored:
     scim_id: str
     digest: bytes
