@@ -64,6 +64,9 @@ def gunicorn_logconfig(level: str) -> dict:
         "loggers": {
             "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
             "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            # waitress warns ("Task queue depth is 2") when requests wait for a thread;
+            # unconfigured, Python's last-resort handler printed that as bare text.
+            "waitress": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         },
         "root": {"handlers": [], "level": "WARNING"},
     }

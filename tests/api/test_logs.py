@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 
 from scimsvc.logs import JsonFormatter, redact_query
@@ -46,3 +47,18 @@ def test_a_message_with_a_traceback_is_one_json_line():
     assert (line["level"], line["logger"], line["message"]) == ("ERROR", "scimsvc.x",
                                                                 "failed for [redacted]")
     assert "ValueError" in line["exception"]
+
+
+def test_waitress_warnings_under_serve_are_json_lines_too():
+    # Under load waitress warns on its "waitress.queue" logger; serve's log stays JSON lines.
+    script = (
+        "import logging, logging.config\n"
+        "from scimsvc.logs import gunicorn_logconfig\n"
+        "logging.config.dictConfig(gunicorn_logconfig('INFO'))\n"
+        "logging.getLogger('waitress.queue').warning('Task queue depth is %d', 2)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    [line] = done.stderr.splitlines()
+    assert json.loads(line)["message"] == "Task queue depth is 2"
+    assert json.loads(line)["logger"] == "waitress.queue"
