@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 
@@ -129,6 +130,26 @@ def test_first_sync_creates_with_the_mapping_team_and_journal(google, app, fake)
     assert "google:workspace" in audit
 
 
+def test_managers_of_each_other_are_both_created_and_linked_by_the_next_run(google, app, fake):
+    # A cycle (Ann's manager is Bea, Bea's is Ann), both new: a pass settles neither, so the
+    # run creates Ann without her manager, then Bea with hers; the next run completes Ann.
+    fake.directory.users = [
+        google_user("ann@example.com", id="901", relations=[{"value": "bea@example.com", "type": "manager"}]),
+        google_user("bea@example.com", id="902", relations=[{"value": "ann@example.com", "type": "manager"}])]
+    assert sync(google)["counts"]["created"] == 2
+
+    def managers():
+        found = users_of(app)
+        ids = {u.scim_id: name for name, u in found.items()}
+        return {name: ids.get((u.data.get(ENTERPRISE) or {}).get("manager", {}).get("value"))
+                for name, u in found.items()}
+
+    assert managers() == {"ann@example.com": None, "bea@example.com": "ann@example.com"}
+    assert sync(google)["counts"]["updated"] == 1
+    assert managers() == {"ann@example.com": "bea@example.com", "bea@example.com": "ann@example.com"}
+    assert sync(google)["counts"]["unchanged"] == 2
+
+
 def test_a_sync_in_which_nothing_changed_writes_nothing(google, app, fake):
     fake.directory.users = people(30, relations=[{"value": "user00000@example.com", "type": "manager"}])
     sync(google)
@@ -221,6 +242,20 @@ def test_an_api_failure_mid_sync_writes_nothing_and_the_next_run_completes(googl
     status = json.loads(google("google", "status", "--json").stdout)
     assert status["lastRun"]["status"] == "failed" and status["lastRun"]["errors"]
     assert sync(google)["counts"]["created"] == 1100
+
+
+def test_a_run_leaves_no_working_set_behind_whether_it_fails_or_not(google, app, fake, tmp_path,
+                                                                   monkeypatch):
+    # The run's index of the directory (store.scratch) is a file in the temporary folder.
+    scratch_dir = tmp_path / "tmp"
+    scratch_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_dir))
+    fake.directory.users = people(1100)
+    fake.fail(2, 500, times=3)
+    assert sync(google, ok=False).exit_code == 1
+    assert list(scratch_dir.iterdir()) == []
+    assert sync(google)["counts"]["created"] == 1100
+    assert list(scratch_dir.iterdir()) == []
 
 
 def test_a_transient_error_is_retried(google, app, fake):

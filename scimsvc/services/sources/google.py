@@ -10,8 +10,9 @@ provisions them (``users.source`` = ``google:<connection>``); a sync creates and
 changes only its own, and reports a clash with a user another source provisioned.
 
 A run has two phases. The read phase lists every page and compares each user with
-what is stored, keeping only a digest per stored user and spooling the changes to a
-temporary file, so memory stays flat; an API error or timeout there writes nothing.
+what is stored, keeping a digest per stored user in the run's working set on disk
+(``store.scratch``) and spooling the changes to a temporary file, so memory does not
+grow with the directory; an API error or timeout there writes nothing.
 Then the safety valve: more disables + removals than the limit stops the run before
 it writes. The write phase applies the spooled changes in batches of BATCH_SIZE, each
 one write transaction (removals first, so a re-created Google account can take its
@@ -42,6 +43,7 @@ from ...models import GoogleConnection, GoogleSyncRun, User, utcnow
 from ...scim.resource import Limits, check_limits, load_user
 from ...scim.schema import ENTERPRISE_USER, fold
 from ...store import sources as store
+from ...store.scratch import Scratch, Stored
 from .. import audit
 from .. import users as user_service
 from .google_directory import Directory, Scope, check_key_file
@@ -241,15 +243,6 @@ def _digest(document: dict[str, Any]) -> bytes:
 
 # --- the run ----------------------------------------------------------------------------
 
-@dataclass(slots=True)
-class _Stored:
-    scim_id: str
-    digest: bytes
-    active: bool
-    removed: bool
-    name: str
-
-
 def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger: str = "command",
          settings: Settings = Settings(), progress: Callable[[str, int, int], None] | None = None,
          holder: str | None = None) -> SyncResult:
@@ -269,9 +262,10 @@ def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger:
     if not dry_run:
         _take_lease(connection_id, holder)
         result.run_id = _start_run(tenant_id, source, trigger)
+    scratch = Scratch()
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            plan = _read(connection, settings, spool, progress)
+            plan = _read(connection, settings, spool, scratch, progress)
             result.counts["unchanged"] = plan.unchanged
             _check_valve(plan, settings, force)
             if dry_run:
@@ -294,6 +288,8 @@ def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger:
             db.session.rollback()
             _finish_run(result, connection_id, holder)
         raise
+    finally:
+        scratch.close()
     result.seconds = time.monotonic() - started
     if not dry_run:
         _finish_run(result, connection_id, holder)
@@ -302,36 +298,31 @@ def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger:
 
 @dataclass
 class _Plan:
-    stored: dict[str, _Stored]  # externalId -> the source's user
-    by_name: dict[str, str]  # folded userName -> scim id, the source's live users
-    seen: set[str]  # Google ids in scope
+    # The working set: externalId -> the source's stored user; folded userName -> SCIM id
+    # of its live users; the Google ids in scope; the folded userNames the spool creates.
+    known: Scratch
     spooled: int = 0
-    creates: set[str] = field(default_factory=set)  # folded userNames the spool creates
     disables: int = 0
-    removals: list[str] = field(default_factory=list)  # scim ids
+    removals: int = 0  # the live users not seen (known.not_seen())
     unchanged: int = 0
     live: int = 0
 
 
-def _read(connection: GoogleConnection, settings: Settings, spool: Any,
+def _read(connection: GoogleConnection, settings: Settings, spool: Any, known: Scratch,
           progress: Callable[[str, int, int], None] | None) -> _Plan:
     """List the directory and spool what differs from the stored users; writes nothing."""
     tenant_id, source = connection.tenant_id, connection.source
-    stored: dict[str, _Stored] = {}
-    by_name: dict[str, str] = {}
-    for row in store.source_users(db.session.connection(), tenant_id, source):
-        if row.external_id is None:
-            continue
-        removed = row.deleted_at is not None
-        previous = stored.get(row.external_id)
-        if previous is not None and not previous.removed and removed:
-            continue  # the live account wins over an older removed one
-        stored[row.external_id] = _Stored(row.scim_id, _digest(row.data), row.active, removed,
-                                          row.user_name_norm)
-        if not removed:
-            by_name[row.user_name_norm] = row.scim_id
+    rows = (row for row in store.source_users(db.session.connection(), tenant_id, source)
+            if row.external_id is not None)
+    for batch in _batches(rows, 2000):
+        known.keep((row.external_id, Stored(row.scim_id, _digest(row.data), row.active,
+                                            row.deleted_at is not None, row.user_name_norm))
+                   for row in batch)
+        for row in batch:
+            if row.deleted_at is None:
+                known.name(row.user_name_norm, row.scim_id)
     db.session.commit()  # end the read transaction before the (long) listing
-    plan = _Plan(stored, by_name, set(), live=len(by_name))
+    plan = _Plan(known, live=known.live())
     scope = Scope(connection.customer, connection.domain, tuple(connection.org_units),
                   tuple(connection.groups))
     directory = Directory(connection.credentials_path, connection.admin_email,
@@ -346,24 +337,25 @@ def _read(connection: GoogleConnection, settings: Settings, spool: Any,
     for page in directory.users(scope):
         for google_user in page:
             google_id = str(google_user.get("id") or "")
-            if not google_id or not google_user.get("primaryEmail") or google_id in plan.seen:
+            if not google_id or not google_user.get("primaryEmail"):
                 continue
             if members is not None and google_id not in members:
                 continue
-            plan.seen.add(google_id)
+            if not known.see(google_id):
+                continue  # listed twice (in two of the scope's org units)
             _compare(google_user, plan, settings, spool)
         read += len(page)
         if progress:
             progress("read", read, 0)
-    plan.removals = [s.scim_id for gid, s in stored.items() if not s.removed and gid not in plan.seen]
+    plan.removals = known.unseen()
     return plan
 
 
 def _compare(google_user: dict[str, Any], plan: _Plan, settings: Settings, spool: Any) -> None:
     manager = manager_of(google_user)
-    manager_id = plan.by_name.get(manager) if manager else None
+    manager_id = plan.known.holder(manager) if manager else None
     document = _load(google_user, manager_id, settings)
-    current = plan.stored.get(document["externalId"])
+    current = plan.known.stored(document["externalId"])
     if current is not None and not current.removed:
         if _digest(document) == current.digest and (manager is None or manager_id is not None):
             plan.unchanged += 1
@@ -371,7 +363,7 @@ def _compare(google_user: dict[str, Any], plan: _Plan, settings: Settings, spool
         if current.active and not document.get("active", True):
             plan.disables += 1
     else:
-        plan.creates.add(fold(document["userName"]))
+        plan.known.will_create(fold(document["userName"]))
     spool.write(json.dumps({"user": google_user, "manager": manager}) + "\n")
     plan.spooled += 1
 
@@ -394,11 +386,11 @@ def removal_limit(live: int, setting: int | str | None) -> int:
 
 def _check_valve(plan: _Plan, settings: Settings, force: bool) -> None:
     limit = removal_limit(plan.live, settings.max_removals)
-    losing = plan.disables + len(plan.removals)
+    losing = plan.disables + plan.removals
     if losing > limit and not force:
         raise SafetyValve(
             f"Stopped before writing anything: this sync would disable {plan.disables} and remove "
-            f"{len(plan.removals)} of the {plan.live} users Google provisioned, more than the limit "
+            f"{plan.removals} of the {plan.live} users Google provisioned, more than the limit "
             f"of {limit} (SCIMSVC_GOOGLE_MAX_REMOVALS). If Google's answer is right (check the "
             "--org-unit and --group scope), run 'scimsvc google sync --force' once.")
 
@@ -422,12 +414,12 @@ def _batches(items: Iterator[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]
 
 def _dry_counts(tenant_id: int, plan: _Plan, spool: Any, result: SyncResult) -> None:
     counts = result.counts
-    counts["removed"] = len(plan.removals)
+    counts["removed"] = plan.removals
     for batch in _batches(_entries(spool)):
         names = [fold(e["user"]["primaryEmail"]) for e in batch]
         holders = store.live_user_names(db.session.connection(), tenant_id, names)
         for entry, name in zip(batch, names):
-            current = plan.stored.get(str(entry["user"]["id"]))
+            current = plan.known.stored(str(entry["user"]["id"]))
             if current is not None and not current.removed:
                 active = not (entry["user"].get("suspended") or entry["user"].get("archived"))
                 counts["disabled" if current.active and not active else "updated"] += 1
@@ -449,14 +441,14 @@ def _clash(email: str, other: str) -> str:
 def _write(tenant_id: int, source: str, plan: _Plan, spool: Any, settings: Settings,
            result: SyncResult, progress: Callable[[str, int, int], None] | None,
            renew: Callable[[], None]) -> None:
-    total = len(plan.removals) + plan.spooled
+    total = plan.removals + plan.spooled
     done = 0
     audit.bind(audit.RequestContext(request_id=f"google-sync-{result.run_id}", method="SYNC",
                                     path=f"/sources/{source}", operation="other",
                                     user_agent="scimsvc google sync", tenant_id=tenant_id,
                                     api_key_name=source))
     try:
-        for batch in _batches(iter(plan.removals)):
+        for batch in _batches(plan.known.not_seen()):
             with write_transaction():
                 for scim_id in batch:
                     try:
@@ -468,28 +460,38 @@ def _write(tenant_id: int, source: str, plan: _Plan, spool: Any, settings: Setti
             renew()
             if progress:
                 progress("write", done, total)
-        pending: Iterator[dict[str, Any]] = _entries(spool)
+        pending = spool
         while True:
-            deferred: list[dict[str, Any]] = []
-            progressed = False
-            for batch in _batches(pending):
+            # Users whose manager this run creates later wait in a file of their own, not
+            # in memory (a directory listed before its managers defers most of itself).
+            deferred = tempfile.TemporaryFile("w+", encoding="utf-8")
+            held, progressed = 0, False
+
+            def defer(entry: dict[str, Any]) -> None:
+                nonlocal held
+                deferred.write(json.dumps(entry) + "\n")
+                held += 1
+
+            for batch in _batches(_entries(pending)):
                 with write_transaction():
                     for entry in batch:
-                        if _apply(tenant_id, source, entry, plan, settings, result,
-                                  defer=deferred.append):
+                        if _apply(tenant_id, source, entry, plan, settings, result, defer=defer):
                             progressed = True
                 renew()
                 done += len(batch)
                 if progress:
                     progress("write", min(done, total), total)
-            if not deferred:
+            if pending is not spool:
+                pending.close()
+            pending = deferred
+            if not held:
+                deferred.close()
                 break
-            # Users whose manager this run creates later: again, now that more exist. A
-            # pass that settles nothing (a manager cycle) applies the rest without it.
+            # Again, now that more managers exist. A pass that settles nothing (a manager
+            # cycle) applies the rest without them.
             if not progressed:
-                plan.creates.clear()
-            pending = iter(deferred)
-            done -= len(deferred)
+                plan.known.forget_creates()
+            done -= held
     finally:
         audit.bind(None)
 
@@ -498,13 +500,13 @@ def _apply(tenant_id: int, source: str, entry: dict[str, Any], plan: _Plan, sett
            result: SyncResult, defer: Callable[[dict[str, Any]], None]) -> bool:
     """Apply one spooled user inside the batch's transaction; False when it was deferred."""
     google_user, manager = entry["user"], entry["manager"]
-    manager_id = plan.by_name.get(manager) if manager else None
-    if manager and manager_id is None and manager in plan.creates:
+    manager_id = plan.known.holder(manager) if manager else None
+    if manager and manager_id is None and plan.known.creates(manager):
         defer(entry)
         return False
     document = _load(google_user, manager_id, settings)
     name = fold(document["userName"])
-    current = plan.stored.get(document["externalId"])
+    current = plan.known.stored(document["externalId"])
     if current is not None and not current.removed:
         if current.name != name:  # renamed in Google: the new name may be another source's
             holders = store.live_user_names(db.session.connection(), tenant_id, [name])
@@ -523,9 +525,9 @@ def _apply(tenant_id: int, source: str, entry: dict[str, Any], plan: _Plan, sett
             result.counts["disabled" if current.active and not document.get("active", True)
                           else "updated"] += 1
         if current.name != name:
-            plan.by_name.pop(current.name, None)
-        plan.by_name[name] = current.scim_id
-        plan.creates.discard(name)
+            plan.known.forget_name(current.name)
+        plan.known.name(name, current.scim_id)
+        plan.known.created(name)
         return True
     holders = store.live_user_names(db.session.connection(), tenant_id, [name])
     if name in holders:
@@ -534,14 +536,14 @@ def _apply(tenant_id: int, source: str, entry: dict[str, Any], plan: _Plan, sett
         result.errors.append(_clash(document["userName"], other) if other != source else
                              f"{document['userName']}: another Google user (id {external_id}) of this "
                              "connection holds this userName; left alone.")
-        plan.creates.discard(name)
+        plan.known.created(name)
         return True
     user = user_service.create_user(tenant_id, document, None, limits=settings.limits, source=source)
     result.counts["restored" if user.version > 1 else "created"] += 1
-    plan.by_name[name] = user.scim_id
-    plan.stored[document["externalId"]] = _Stored(user.scim_id, _digest(document), user.active,
-                                                  False, name)
-    plan.creates.discard(name)
+    plan.known.name(name, user.scim_id)
+    plan.known.keep([(document["externalId"],
+                      Stored(user.scim_id, _digest(document), user.active, False, name))])
+    plan.known.created(name)
     return True
 
 
