@@ -1,6 +1,7 @@
 """``scimsvc google``: connect a Google Workspace, sync its users, see the last run, disconnect."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -10,11 +11,14 @@ import uuid
 
 import click
 
+from scimsvc.logs import log_to_stderr
 from scimsvc.scim.resource import Limits
 from scimsvc.services.sources import google
 
 from .context import State, pass_state, writes
 from .output import emit_json, fields, json_option, note, when
+
+logger = logging.getLogger("scimsvc.google")
 
 
 def settings_of(state: State) -> google.Settings:
@@ -88,7 +92,10 @@ def google_sync(state: State, dry_run: bool, force: bool, as_json: bool) -> None
     fields([(name, result.counts[name]) for name in google.COUNTS])
     for error in result.errors:
         note(f"clash: {error}" if "already has this userName" in error else error)
-    if dry_run:
+    if dry_run and result.status == "stopped":
+        note("Nothing was written; a real sync would stop before writing (above), and with "
+             "--force it would make the changes counted above.")
+    elif dry_run:
         note(f"Nothing was written; the users counted above {verb} changed by a real sync.")
 
 
@@ -140,19 +147,17 @@ def google_disconnect(state: State, yes: bool) -> None:
 def google_scheduler(state: State, parent: int | None, once: bool) -> None:
     """What 'scimsvc serve' runs beside the server: the due syncs, every tick."""
     settings = settings_of(state)
+    log_to_stderr(state.ensure_app().config["SCIMSVC_LOG_LEVEL"])
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     # SIGTERM (the server stopping) ends a running sync as a failed run and frees its lease.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     tick = min(settings.interval, 30.0)
 
-    def log(line: str) -> None:
-        click.echo(f"[scimsvc google] {line}", err=True)
-
     while True:
         try:
-            google.run_due(settings, holder, log)
-        except Exception as error:  # noqa: BLE001 - a bad tick must not stop the next one
-            log(f"sync tick failed: {type(error).__name__}: {error}")
+            google.run_due(settings, holder)
+        except Exception:  # noqa: BLE001 - a bad tick must not stop the next one
+            logger.exception("google sync tick failed")
         if once:
             return
         deadline = time.monotonic() + tick

@@ -269,18 +269,45 @@ def test_the_safety_valve_stops_before_writing_and_force_overrides_it(google, ap
     sync(google)
     fake.directory.users = []  # an empty answer must never deprovision everyone
     stopped = sync(google, ok=False)
-    assert stopped.exit_code == 1 and "more than the limit of 5" in stopped.output
+    assert stopped.exit_code == 1 and "remove 40 of the 40 users" in stopped.output
     assert all(u.deleted_at is None for u in users_of(app).values())
     assert json.loads(google("google", "status", "--json").stdout)["lastRun"]["status"] == "stopped"
     fake.directory.users = people(40)[5:]
     for user in fake.directory.users[:5]:
         user["suspended"] = True
-    assert sync(google, ok=False).exit_code == 1  # 5 removals + 5 disables > 5
+    stopped = sync(google, ok=False)  # 5 removals + 5 disables > 5
+    assert stopped.exit_code == 1 and "more than the limit of 5" in stopped.output
     app.config["SCIMSVC_GOOGLE_MAX_REMOVALS"] = 10
     result = sync(google)
     assert (result["counts"]["removed"], result["counts"]["disabled"]) == (5, 5)
     fake.directory.users = []
     assert sync(google, "--force")["counts"]["removed"] == 35
+
+
+def test_an_empty_answer_never_deprovisions_a_small_directory(google, app, fake):
+    # Three users are within the limit's minimum of 5: only the all-of-them rule stops this.
+    fake.directory.users = people(3)
+    sync(google)
+    fake.directory.users = []
+    stopped = sync(google, ok=False)
+    assert stopped.exit_code == 1 and "remove 3 of the 3 users" in stopped.output
+    assert all(u.deleted_at is None and u.active for u in users_of(app).values())
+    fake.directory.users = people(3)[1:]  # one of three leaves: within the limit
+    assert sync(google)["counts"]["removed"] == 1
+    fake.directory.users = []
+    assert sync(google, "--force")["counts"]["removed"] == 2
+
+
+def test_a_dry_run_shows_what_a_stopped_sync_would_do(google, app, fake):
+    fake.directory.users = people(40)
+    sync(google)
+    fake.directory.users = people(40)[10:]
+    dry = sync(google, "--dry-run")
+    assert dry["status"] == "stopped" and dry["counts"]["removed"] == 10
+    assert "more than the limit of 5" in dry["errors"][0]
+    human = google("google", "sync", "--dry-run")
+    assert "removed:" in human.output and "a real sync would stop before writing" in human.output
+    assert all(u.deleted_at is None for u in users_of(app).values())
 
 
 def test_a_clash_with_a_scim_user_is_reported_and_left_alone(google, app, fake):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import socket
@@ -37,7 +38,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import func, select
 
 from ...database.transactions import write_transaction
-from ...errors import Conflict, InvalidValue, NotFound, ScimsvcError, SourceFailed
+from ...errors import Conflict, InvalidValue, NotFound, ScimsvcError
 from ...extensions import db
 from ...models import GoogleConnection, GoogleSyncRun, User, utcnow
 from ...scim.resource import Limits, check_limits, load_user
@@ -47,6 +48,8 @@ from ...store.scratch import Scratch, Stored
 from .. import audit
 from .. import users as user_service
 from .google_directory import Directory, Scope, check_key_file
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 LEASE = timedelta(minutes=10)  # renewed with every batch; a crashed server's lapses
@@ -107,7 +110,7 @@ class SyncResult:
 
 
 class SafetyValve(Conflict):
-    """A sync would disable or remove more users than SCIMSVC_GOOGLE_MAX_REMOVALS allows."""
+    """A sync would disable or remove more users than SCIMSVC_GOOGLE_MAX_REMOVALS allows, or all."""
 
 
 # --- the connection ---------------------------------------------------------------------
@@ -267,9 +270,15 @@ def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
             plan = _read(connection, settings, spool, scratch, progress)
             result.counts["unchanged"] = plan.unchanged
-            _check_valve(plan, settings, force)
+            stop = None if force else valve_error(plan, settings)
             if dry_run:
+                # What the run would do, and that a real one would stop (it still writes nothing).
                 _dry_counts(tenant_id, plan, spool, result)
+                if stop is not None:
+                    result.status = "stopped"
+                    result.errors.insert(0, stop.detail)
+            elif stop is not None:
+                raise stop
             else:
                 _write(tenant_id, source, plan, spool, settings, result, progress,
                        renew=lambda: _take_lease(connection_id, holder))
@@ -384,15 +393,27 @@ def removal_limit(live: int, setting: int | str | None) -> int:
     return int(setting)
 
 
-def _check_valve(plan: _Plan, settings: Settings, force: bool) -> None:
+def valve_error(plan: _Plan, settings: Settings) -> SafetyValve | None:
+    """Why the run must stop before writing, or None.
+
+    More disables + removals than the limit; or every user the source provisioned
+    (a small directory's limit of 5 would otherwise let an empty answer from Google
+    deprovision everyone)."""
     limit = removal_limit(plan.live, settings.max_removals)
     losing = plan.disables + plan.removals
-    if losing > limit and not force:
-        raise SafetyValve(
+    if plan.live and losing >= plan.live:
+        return SafetyValve(
+            f"Stopped before writing anything: this sync would disable {plan.disables} and remove "
+            f"{plan.removals} of the {plan.live} users Google provisioned, that is all of them. "
+            "If Google's answer is right (check the --org-unit and --group scope), run "
+            "'scimsvc google sync --force' once.")
+    if losing > limit:
+        return SafetyValve(
             f"Stopped before writing anything: this sync would disable {plan.disables} and remove "
             f"{plan.removals} of the {plan.live} users Google provisioned, more than the limit "
             f"of {limit} (SCIMSVC_GOOGLE_MAX_REMOVALS). If Google's answer is right (check the "
             "--org-unit and --group scope), run 'scimsvc google sync --force' once.")
+    return None
 
 
 def _entries(spool: Any) -> Iterator[dict[str, Any]]:
@@ -593,9 +614,9 @@ def connected_tenants() -> list[int]:
     return list(db.session.scalars(select(GoogleConnection.tenant_id).order_by(GoogleConnection.id)))
 
 
-def run_due(settings: Settings, holder: str,
-            log: Callable[[str], None] = lambda line: None) -> list[SyncResult]:
-    """What ``serve`` does on each tick: sync every connection that is due, one at a time.
+def run_due(settings: Settings, holder: str) -> list[SyncResult]:
+    """What ``serve`` does on each tick: sync every connection that is due, one at a time,
+    logging each run's outcome.
 
     A connection whose lease another server holds is skipped (that server syncs it).
     """
@@ -606,16 +627,16 @@ def run_due(settings: Settings, holder: str,
             continue
         try:
             result = sync(tenant_id, trigger="serve", settings=settings, holder=holder)
+        except SafetyValve as error:
+            log.warning("google sync of organization %s stopped: %s", tenant_id, error.detail)
+            continue
         except Conflict as error:
-            if not isinstance(error, SafetyValve):
-                log(f"google sync of organization {tenant_id} skipped: {error.detail}")
-                continue
-            log(f"google sync of organization {tenant_id} stopped: {error.detail}")
+            log.info("google sync of organization %s skipped: %s", tenant_id, error.detail)
             continue
-        except (SourceFailed, ScimsvcError) as error:
-            log(f"google sync of organization {tenant_id} failed: {error.detail}")
+        except ScimsvcError as error:
+            log.warning("google sync of organization %s failed: %s", tenant_id, error.detail)
             continue
-        log(f"google sync of organization {tenant_id}: " +
-            ", ".join(f"{v} {k}" for k, v in result.counts.items()))
+        log.info("google sync of organization %s: %s", tenant_id,
+                 ", ".join(f"{v} {k}" for k, v in result.counts.items()))
         results.append(result)
     return results
