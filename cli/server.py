@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from gunicorn.app.base import BaseApplication
 
 from scimsvc import create_app
 from scimsvc.config import CREATE_DATABASE
-from scimsvc.logs import ACCESS_LOG_FORMAT, JsonFormatter, gunicorn_logconfig
+from scimsvc.logs import ACCESS_LOG_FORMAT, gunicorn_logconfig, log_to_stderr
 from scimsvc.database.migrate import known_revisions, newer_schema_message, revision_status
 from scimsvc.services import webhooks
 from scimsvc.services.health import files_open_to_others
@@ -35,7 +34,7 @@ class _Server(BaseApplication):
         # Each worker builds its own app (gunicorn does not preload), so no
         # database connection or engine crosses a fork.
         app = create_app()
-        _log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
+        log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
         _start_webhook_worker(app)
         _freeze_startup_objects()
         return app
@@ -78,31 +77,6 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def _log_to_stderr(level: str) -> None:
-    """Send the ``scimsvc`` loggers' messages at ``level`` and above to stderr, like gunicorn's."""
-    logger = logging.getLogger("scimsvc")
-    logger.setLevel(level)
-    logging.getLogger("scimsvc.requests").setLevel(level)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter())
-        handler.addFilter(_not_written_elsewhere)
-        logger.addHandler(handler)
-    for handler in logging.getLogger("scimsvc.requests").handlers:
-        handler.setFormatter(JsonFormatter())
-
-
-def _not_written_elsewhere(record: logging.LogRecord) -> bool:
-    # A logger below "scimsvc" with a handler of its own (the request log's JSON
-    # lines) has already written the record; do not print it a second time.
-    source = logging.getLogger(record.name)
-    while source.name != "scimsvc" and source.parent is not None:
-        if source.handlers:
-            return False
-        source = source.parent
-    return True
 
 
 def check_ready() -> tuple[str, str]:

@@ -53,6 +53,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def log_to_stderr(level: str) -> None:
+    """Send the ``scimsvc`` loggers' messages at ``level`` and above to stderr as JSON lines, like
+    gunicorn's (the server's workers, and the processes ``serve`` starts beside them)."""
+    logger = logging.getLogger("scimsvc")
+    logger.setLevel(level)
+    logging.getLogger("scimsvc.requests").setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(_not_written_elsewhere)
+        logger.addHandler(handler)
+    for handler in logging.getLogger("scimsvc.requests").handlers:
+        handler.setFormatter(JsonFormatter())
+
+
+def _not_written_elsewhere(record: logging.LogRecord) -> bool:
+    # A logger below "scimsvc" with a handler of its own (the request log's JSON
+    # lines) has already written the record; do not print it a second time.
+    source = logging.getLogger(record.name)
+    while source.name != "scimsvc" and source.parent is not None:
+        if source.handlers:
+            return False
+        source = source.parent
+    return True
+
+
 def gunicorn_logconfig(level: str) -> dict:
     """gunicorn's ``logconfig_dict``: its error and access logs as JSON lines on stderr."""
     return {

@@ -107,6 +107,10 @@ def test_serve_syncs_on_its_interval(tmp_path, fake):
         status = json.loads(_cli(env, tmp_path, "google", "status", "--json"))
         assert status["users"] == 1200
         assert "Traceback" not in log.read_text()
+        # The scheduler's outcome lines are JSON lines like the server's own.
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert any(line["logger"] == "scimsvc.services.sources.google" and
+                   line["message"].startswith("google sync of organization") for line in lines)
 
 
 @pytest.mark.skipif(not is_postgres(), reason="two servers share a PostgreSQL database")
