@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 
 import pytest
 
@@ -365,3 +366,41 @@ def test_bad_google_settings_are_named(name, value):
 
     with pytest.raises(ConfigError, match=name):
         from_environment({name: value})
+
+
+def test_a_long_listing_keeps_its_lease_so_no_second_sync_starts(google, app, fake, monkeypatch):
+    # A listing that outlasts the lease (shortened here to 1 s) renews it as pages arrive:
+    # a second sync started after the first lease would have lapsed is still refused.
+    import threading
+    from datetime import timedelta
+
+    from scimsvc.models import GoogleConnection
+    from scimsvc.services.sources import google as sync_service
+    monkeypatch.setattr(sync_service, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(sync_service, "RENEW_EVERY", 0.2)
+    fake.directory.users = people(4000)  # 8 pages
+    for page in range(1, 9):
+        fake.fail(page, 0, delay=0.4)
+    with app.app_context():
+        tenant_id = db.session.scalar(db.select(GoogleConnection.tenant_id))
+    outcome = {}
+
+    def first() -> None:
+        with app.app_context():
+            settings = sync_service.Settings(api_url=fake.url, timeout=5.0)
+            outcome["first"] = sync_service.sync(tenant_id, settings=settings)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not fake.list_requests() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.8)  # past the first lease, still listing
+        second = sync(google, ok=False)
+    finally:
+        thread.join(timeout=60)
+    assert second.exit_code == 1 and "Another sync of this connection is running" in second.output
+    assert outcome["first"].counts["created"] == 4000
+    # The second never listed: connect's one request and the first sync's 8 pages.
+    assert len(fake.list_requests()) == 1 + 8

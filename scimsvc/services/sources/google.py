@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 LEASE = timedelta(minutes=10)  # renewed with every batch; a crashed server's lapses
+RENEW_EVERY = LEASE.total_seconds() / 4  # while pages are read
 DEFAULT_NAME = "workspace"
 ENTERPRISE = ENTERPRISE_USER.id
 COUNTS = ("created", "restored", "updated", "disabled", "removed", "unchanged", "clashes")
@@ -266,9 +267,10 @@ def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger:
         _take_lease(connection_id, holder)
         result.run_id = _start_run(tenant_id, source, trigger)
     scratch = Scratch()
+    renew = (lambda: None) if dry_run else (lambda: _take_lease(connection_id, holder))
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            plan = _read(connection, settings, spool, scratch, progress)
+            plan = _read(connection, settings, spool, scratch, progress, renew)
             result.counts["unchanged"] = plan.unchanged
             stop = None if force else valve_error(plan, settings)
             if dry_run:
@@ -280,8 +282,7 @@ def sync(tenant_id: int, *, dry_run: bool = False, force: bool = False, trigger:
             elif stop is not None:
                 raise stop
             else:
-                _write(tenant_id, source, plan, spool, settings, result, progress,
-                       renew=lambda: _take_lease(connection_id, holder))
+                _write(tenant_id, source, plan, spool, settings, result, progress, renew)
     except ScimsvcError as error:
         result.status = "stopped" if isinstance(error, SafetyValve) else "failed"
         result.errors.append(error.detail)
@@ -318,8 +319,10 @@ class _Plan:
 
 
 def _read(connection: GoogleConnection, settings: Settings, spool: Any, known: Scratch,
-          progress: Callable[[str, int, int], None] | None) -> _Plan:
-    """List the directory and spool what differs from the stored users; writes nothing."""
+          progress: Callable[[str, int, int], None] | None, renew: Callable[[], None]) -> _Plan:
+    """List the directory and spool what differs from the stored users; writes nothing but
+    the lease, renewed while the listing lasts (a slow or very large directory can take
+    longer than LEASE to list, and another server would start a second sync)."""
     tenant_id, source = connection.tenant_id, connection.source
     rows = (row for row in store.source_users(db.session.connection(), tenant_id, source)
             if row.external_id is not None)
@@ -343,7 +346,11 @@ def _read(connection: GoogleConnection, settings: Settings, spool: Any, known: S
         for group in scope.groups:
             members |= directory.group_members(group)
     read = 0
+    renewed = time.monotonic()
     for page in directory.users(scope):
+        if time.monotonic() - renewed > RENEW_EVERY:
+            renew()
+            renewed = time.monotonic()
         for google_user in page:
             google_id = str(google_user.get("id") or "")
             if not google_id or not google_user.get("primaryEmail"):
