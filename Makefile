@@ -68,6 +68,13 @@ bench: install ## Benchmark a real server with N users (N=10000; DB=postgresql+p
 	$(BIN)/python -m tests.bench.groups --members 50000 $(if $(DB),--db '$(DB)') \
 		--out bench-results/groups-50000$(if $(DB),-postgresql).json
 
+# The Google Workspace sync alone: first, no-change and 1 %-changed syncs of N users from the fake Directory API.
+.PHONY: bench-google
+bench-google: install ## Benchmark the Google Workspace sync of N users (N=10000; DB=...): time, peak RSS, no-change writes nothing
+	@mkdir -p bench-results
+	$(BIN)/python -m tests.bench.run --google --users $(N) $(if $(DB),--db '$(DB)') \
+		--out bench-results/google-$(N)$(if $(DB),-postgresql).json
+
 # Webhooks alone: seed throughput with and without a webhook, and idle delivery latency.
 WEBHOOK_N ?= 3000
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -121,7 +122,10 @@ def run(users: int, work: Path, database_url: str | None) -> dict[str, Any]:
 
 def main(users: int, out: Path | None, database_url: str | None) -> int:
     work = Path(tempfile.mkdtemp(prefix="scimsvc-bench-google-"))
-    report = run(users, work, database_url)
+    try:
+        report = run(users, work, database_url)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # its database and key file
     report["cpu"] = os.cpu_count()
     if out:
         out.write_text(json.dumps(report, indent=2))
