@@ -149,13 +149,17 @@ class ScimReference(ScimComplex):
     """A single-valued complex value with a ``value`` sub-attribute (the enterprise ``manager``).
 
     Entra's older form sends it as the bare id string (``"manager": "123456"``),
-    read as ``{"value": "123456"}``; anything else is read as a complex value.
+    read as ``{"value": "123456"}``; anything else is read as a complex value. An empty
+    id (``""`` or ``{"value": ""}``) is no reference: the attribute is left out.
     """
 
     def read(self, value: Any) -> dict[str, Any]:
         if value.__class__ is str or isinstance(value, str):
             value = {"value": value}
-        return super().read(value)
+        out = super().read(value)
+        if out.get("value") == "":
+            return {}
+        return out
 
 
 def _field(attribute: Attribute) -> ScimField:

@@ -299,6 +299,20 @@ def test_older_manager_forms_in_post_put_and_patch(entra):
     assert "manager" not in removed[ENTERPRISE]
 
 
+def test_an_empty_manager_is_no_manager(entra):
+    """A bare ``""`` (or ``{"value": ""}``) as the manager names nobody: no reference is stored,
+    and in a PUT it clears the one there was."""
+    user = _create(entra, entra_wire.create_user_with_bare_manager(""))
+    assert "manager" not in user.get(ENTERPRISE, {})
+    put = expect(entra.put(f"Users/{user['id']}", entra_wire.create_user_with_bare_manager("mgr-1")), 200)
+    assert put[ENTERPRISE]["manager"] == {"value": "mgr-1"}
+    body = entra_wire.create_user_with_bare_manager("mgr-1")
+    body[ENTERPRISE]["manager"] = {"value": ""}
+    cleared = expect(entra.put(f"Users/{user['id']}", body), 200)
+    assert "manager" not in cleared[ENTERPRISE]
+    assert expect_list(entra.search(f'{ENTERPRISE}:manager.value eq ""'), total=0) == []
+
+
 @pytest.mark.parametrize("body", [
     {"userName": "x@testuser.com", ENTERPRISE: {"manager": 7}},
     {"userName": "x@testuser.com", ENTERPRISE: {"manager": True}},
