@@ -132,7 +132,7 @@ MORE_CASES = [
     ('meta.resourceType eq "User"', EVERYONE),
     ('meta.resourceType eq "Group"', set()),
     ('meta.created lt "2999-01-01T00:00:00+02:00"', EVERYONE),
-    # groups is a schema attribute the service never stores: valid, matches nothing.
+    # These people are in no group (tests/api/test_groups.py filters members).
     ('groups pr', set()),
     ('groups.value eq "x"', set()),
     ('not (groups pr)', EVERYONE),

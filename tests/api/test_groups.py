@@ -1,6 +1,8 @@
 """/scim/v2/Groups (RFC 7643 §4.2, RFC 7644 §3): CRUD, filters, PATCH forms, uniqueness, users' groups."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from tests.conftest import make_user
@@ -181,6 +183,46 @@ def test_users_groups_attribute_reflects_memberships(scim, people):
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "user3@example.com",
         "groups": [{"value": eng["id"]}]})
     assert response.status_code == 200 and "groups" not in response.get_json()
+
+
+def _filtered(scim, text, status=200):
+    response = scim.get("Users?" + urlencode({"filter": text, "count": 50}))
+    assert response.status_code == status, (text, response.get_data(as_text=True))
+    return response.get_json()
+
+
+def test_users_filter_on_their_groups(admin, app, scim, people):
+    from tests.conftest import ScimClient, provision_key
+    eng = make_group(scim, "Engineering", people[:2])
+    make_group(scim, "Sales", people[1:3])
+    ids = lambda text: sorted(r["id"] for r in _filtered(scim, text)["Resources"])  # noqa: E731
+    assert ids(f'groups.value eq "{eng["id"]}"') == sorted(people[:2])
+    assert ids(f'groups eq "{eng["id"]}"') == sorted(people[:2])
+    assert ids(f'groups[value eq "{eng["id"]}"]') == sorted(people[:2])
+    assert ids('groups.display eq "engineering"') == sorted(people[:2])
+    assert ids('groups[display eq "SALES" and not (value eq "x")]') == sorted(people[1:3])
+    assert ids(f'groups.value ne "{eng["id"]}"') == sorted(people[1:3])  # in another group
+    assert ids('groups pr') == sorted(people[:3])
+    assert ids('groups.display pr') == sorted(people[:3])
+    assert ids('not (groups pr)') == [people[3]]
+    assert ids(f'not (groups.value eq "{eng["id"]}") and userName sw "user"') == sorted(people[2:])
+    assert ids(f'groups.value eq "{eng["id"].upper()}"') == []
+    assert _filtered(scim, f'groups.value eq "{eng["id"]}"')["totalResults"] == 2
+    # A member who leaves no longer matches.
+    patch(scim, eng["id"], {"op": "remove", "path": f'members[value eq "{people[0]}"]'})
+    assert ids(f'groups.value eq "{eng["id"]}"') == [people[1]]
+    for text in (f'groups.value co "{eng["id"][:4]}"', 'groups.value gt "a"', 'groups.type eq "direct"',
+                 'groups.$ref pr', 'groups.value eq 12', 'groups[type eq "direct"]'):
+        assert _filtered(scim, text, 400)["scimType"] == "invalidFilter", text
+    # POST /.search too, and another organization's users are never its members.
+    found = scim.post(".search", json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                                       "filter": f'groups.value eq "{eng["id"]}"'})
+    assert found.status_code == 200 and found.get_json()["totalResults"] == 1
+    admin("org", "create", "beta")
+    other = ScimClient(app.test_client(), provision_key(admin, org="beta", name="beta-okta"))
+    make_user(other, "user1@example.com")
+    assert _filtered(other, f'groups.value eq "{eng["id"]}"')["totalResults"] == 0
+    assert _filtered(other, "groups pr")["totalResults"] == 0
 
 
 def test_groups_of_another_organization_are_invisible(admin, app, scim):
