@@ -48,6 +48,23 @@ def test_create_read_and_location(scim, people):
     assert read.get_json() == created
 
 
+def test_members_display_is_returned_when_asked_for(scim):
+    """members.display is returned "request" (the Group schema says so): a PATCH or GET then
+    reads back exactly the members a client wrote (scim2-tester compares them field by field)."""
+    ann = make_user(scim, "ann@example.com", displayName="Ann Example")
+    bob = make_user(scim, "bob@example.com")
+    group = make_group(scim, "Engineering", [ann["id"], bob["id"]])
+    assert all(set(m) == {"value", "$ref", "type"} for m in group["members"])
+    expected = sorted([(ann["id"], "Ann Example"), (bob["id"], "bob@example.com")])
+    for body in (scim.get(f"Groups/{group['id']}?attributes=members.display,members.value").get_json(),
+                 scim.get("Groups?attributes=members.display,members.value").get_json()["Resources"][0]):
+        assert sorted((m["value"], m["display"]) for m in body["members"]) == expected
+    schema = scim.get(f"Schemas/{GROUP}").get_json()
+    members = next(a for a in schema["attributes"] if a["name"] == "members")
+    display = next(a for a in members["subAttributes"] if a["name"] == "display")
+    assert display["returned"] == "request"
+
+
 def test_display_name_unique_ignoring_case(scim):
     make_group(scim, "Engineering")
     response = scim.post("Groups", json={"schemas": [GROUP], "displayName": "ENGINEERING"})
