@@ -155,8 +155,9 @@ def user_restore(state: State, removed: str, into: str | None) -> None:
     Only an IdP create with the removed account's externalId restores it by itself. When
     a returning person got a new account instead (another externalId, or none), restore
     the old account --into the new one: the old account (its teams and everything
-    attached) takes over the new one's SCIM id and document, and gains its teams; the new
-    account is removed. Without --into, the account returns with its old document under a
+    attached) takes over the new one's SCIM id and document, its IdP group memberships
+    and its teams; the new account becomes a purged tombstone (in no group, no team).
+    Without --into, the account returns with its old document under a
     new SCIM id (refused while a live user holds its userName).
     """
     with cli_actor(state, "restore"):

@@ -132,7 +132,7 @@ MORE_CASES = [
     ('meta.resourceType eq "User"', EVERYONE),
     ('meta.resourceType eq "Group"', set()),
     ('meta.created lt "2999-01-01T00:00:00+02:00"', EVERYONE),
-    # groups is a schema attribute the service never stores: valid, matches nothing.
+    # These people are in no group (tests/api/test_groups.py filters members).
     ('groups pr', set()),
     ('groups.value eq "x"', set()),
     ('not (groups pr)', EVERYONE),
@@ -253,3 +253,35 @@ def _oracle_filter(rnd, depth=0):
     text = f"{path} pr" if op == "pr" else f'{path} {op} "{operand}"'
     return text, (lambda r, p=path, o=op, v=operand, e=exact:
                   any(_holds(value, o, v, e) for value in _values_of(r, p)))
+
+
+# Filters on the users' IdP groups: tests/api/test_groups.py runs them through the SQL, with
+# real groups, tests/scim/test_filter_evaluate.py through the evaluator, on rendered users.
+# ``{Engineering}`` stands for that group's id.
+GROUP_PEOPLE = ("ann", "bob", "cat", "dan")
+GROUP_MEMBERS = {"Engineering": ("ann", "bob"), "Sales": ("bob", "cat")}
+GROUP_CASES = [
+    ('groups.value eq "{Engineering}"', {"ann", "bob"}),
+    ('groups eq "{Engineering}"', {"ann", "bob"}),
+    ('groups[value eq "{Engineering}"]', {"ann", "bob"}),
+    ('groups.display eq "engineering"', {"ann", "bob"}),
+    ('groups[display eq "SALES" and not (value eq "x")]', {"bob", "cat"}),
+    ('groups[display eq "Sales" and value eq "{Engineering}"]', set()),
+    ('groups.value ne "{Engineering}"', {"bob", "cat"}),
+    ('groups.display ne "sales"', {"ann", "bob"}),
+    ('groups pr', {"ann", "bob", "cat"}),
+    ('groups.display pr', {"ann", "bob", "cat"}),
+    ('not (groups pr)', {"dan"}),
+    ('not (groups.value eq "{Engineering}")', {"cat", "dan"}),
+    ('groups.value eq "{ENGINEERING}"', set()),
+]
+GROUP_BAD_FILTERS = ['groups.value co "x"', 'groups.value gt "a"', 'groups.type eq "direct"',
+                     'groups.$ref pr', 'groups.value eq 12', 'groups[type eq "direct"]',
+                     'groups.display sw "E"']
+
+
+def group_filter(text: str, ids: dict[str, str]) -> str:
+    """``text`` with ``{Name}`` as that group's id, ``{NAME}`` as the id in upper case."""
+    for name, scim_id in ids.items():
+        text = text.replace("{" + name + "}", scim_id).replace("{" + name.upper() + "}", scim_id.upper())
+    return text

@@ -15,11 +15,13 @@ from ..errors import Conflict, InvalidValue, NotFound, Uniqueness
 from ..models import utcnow
 from ..store import accounts as store
 from ..store import events as event_store
+from ..store import groups as group_store
 from ..store import journal as journal_store
+from ..store import memberships as membership_store
 from ..store import users as user_store
 from ..store import webhooks as webhook_store
 from ..store.users import UserRecord
-from . import access, audit, events, lifecycle
+from . import access, audit, events, lifecycle, memberships
 from .users import delete_user
 
 # What an erased value becomes in the journal's diffs.
@@ -71,9 +73,11 @@ def restore_account(tenant_id: int, removed_name: str, into: str | None = None) 
 
     With ``into`` (a live user, e.g. the new account a returning person got because
     the IdP sent another externalId): the removed account takes over that user's SCIM
-    resource — its SCIM id, document, password and version — and gains its teams; the
-    live account it replaces is removed and emptied (its document now lives on in the
-    restored account; its journal rows name the SCIM id the restored account holds).
+    resource — its SCIM id, document, password and version — and takes over its group
+    memberships (the IdP's groups name that SCIM id) and teams; the live account it
+    replaces becomes a purged tombstone ``purged-<new SCIM id>`` in no group and no team
+    (its document now lives on in the restored account; its journal rows name the SCIM id
+    the restored account holds).
     Journaled as ``restore`` (the account) and ``remove`` (the one replaced).
     """
     removed = lifecycle.find_removed(tenant_id, removed_name)
@@ -121,7 +125,7 @@ def _restore_into(connection: Any, user: UserRecord, live: UserRecord) -> UserRe
     _erase(connection, live, scim_id=str(uuid.uuid4()), removed_at=now)
     user_store.update_user(connection, user, {**taken, "deleted_at": None, "updated_at": now})
     user_store.sync_values(connection, user.id, old_data, live_document)
-    store.share_teams(connection, live.id, user.id)
+    _take_over_memberships(connection, live, user)
     audit.record(connection, live, "remove", 200,
                  {"id": {"old": live_id, "new": live.scim_id}, "restoredInto": {
                      "old": None, "new": live_id}})
@@ -130,6 +134,28 @@ def _restore_into(connection: Any, user: UserRecord, live: UserRecord) -> UserRe
     # The product knew the person by ``live_id``: that SCIM id now names the old account.
     events.record(connection, user.tenant_id, events.RESTORED, user, events.changed_names(changes))
     return user
+
+
+def _take_over_memberships(connection: Any, live: UserRecord, user: UserRecord) -> None:
+    """Give ``user`` the replaced account ``live``'s groups and teams; ``live`` keeps none.
+
+    The IdP's groups name the SCIM id ``user`` now holds, so their member rows move to
+    it (a later ``remove members[value eq id]`` finds them). Team reasons: ``user`` gets
+    ``live``'s own (assignment, admin) and the ``group:`` reasons of the linked teams of
+    the groups it now is in, never a copy of a ``group:`` row without the membership.
+    """
+    groups = store.move_group_memberships(connection, live.id, user.id)
+    held = membership_store.user_team_reasons(connection, live.id)
+    adds = [(team_id, user.id, reason) for team_id, reason in held
+            if not reason.startswith(memberships.GROUP_PREFIX)]
+    for group_id, group_scim_id in groups:
+        reason = memberships.group_reason(group_scim_id)
+        adds += [(team_id, user.id, reason)
+                 for team_id in group_store.linked_teams(connection, group_id)]
+    # Not notified: the restore's own event shows the account as it now stands.
+    memberships.change(connection, user.tenant_id, adds=adds,
+                       removes=[(team_id, live.id, reason) for team_id, reason in held],
+                       notify=False)
 
 
 @dataclass(frozen=True)

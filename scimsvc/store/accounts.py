@@ -1,5 +1,5 @@
-"""What an admin's commands do to accounts beyond SCIM: lock any account, share its teams,
-erase its values, and give the erased bytes back (``scimsvc user restore``, ``user purge``).
+"""What an admin's commands do to accounts beyond SCIM: lock any account, move its group
+memberships, erase its values, and give the erased bytes back (``scimsvc user restore``, ``user purge``).
 
 Not the request path's hot statements: plain Core statements on the connection of the
 service's write transaction.
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from ..database.transactions import release_read_connection
 from ..extensions import db
-from ..models import User, UserValue, team_members
+from ..models import Group, User, UserValue, group_members
 from .users import UserRecord
 
 _users = User.__table__.c
@@ -30,17 +30,24 @@ def lock_account(connection: Connection, tenant_id: int, account_id: int) -> Use
     return None if row is None else UserRecord(*row)
 
 
-def share_teams(connection: Connection, from_id: int, to_id: int) -> None:
-    """Give account ``to_id`` every team membership ``from_id`` holds, each with its reason
-    (assignment, admin, group:<id>), where ``to_id`` does not already hold it."""
-    mine = team_members.alias("mine")
-    connection.execute(insert(team_members).from_select(
-        ["team_id", "user_id", "reason"],
-        select(team_members.c.team_id, literal(to_id), team_members.c.reason).where(
-            team_members.c.user_id == from_id,
-            ~select(mine.c.team_id).where(
-                mine.c.user_id == to_id, mine.c.team_id == team_members.c.team_id,
-                mine.c.reason == team_members.c.reason).exists())))
+def move_group_memberships(connection: Connection, from_id: int, to_id: int) -> list[tuple[int, str]]:
+    """Make account ``to_id`` a member of every group ``from_id`` is in, and ``from_id`` of
+    none; returns those groups as (id, SCIM id)."""
+    gm = group_members.c
+    groups = [tuple(r) for r in connection.execute(
+        select(Group.id, Group.scim_id).join(group_members, gm.group_id == Group.id)
+        .where(gm.user_id == from_id).order_by(Group.id))]
+    if not groups:
+        return []
+    mine = group_members.alias("mine")
+    connection.execute(insert(group_members).from_select(
+        ["group_id", "user_id"],
+        select(gm.group_id, literal(to_id)).where(
+            gm.user_id == from_id,
+            ~select(mine.c.group_id).where(mine.c.user_id == to_id,
+                                           mine.c.group_id == gm.group_id).exists())))
+    connection.execute(delete(group_members).where(gm.user_id == from_id))
+    return groups
 
 
 def erase_values(connection: Connection, user_id: int) -> None:
@@ -83,4 +90,4 @@ def reclaim_erased_space() -> dict[str, Any]:
     return {"vacuumed": True, "wal_truncated": not busy}
 
 
-__all__ = ["lock_account", "share_teams", "erase_values", "reclaim_erased_space"]
+__all__ = ["lock_account", "move_group_memberships", "erase_values", "reclaim_erased_space"]

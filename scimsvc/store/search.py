@@ -23,7 +23,7 @@ from sqlalchemy.sql.visitors import iterate
 from ..database.prepared import PreparedQuery
 from ..database.transactions import dialect_name, driver_connection, read_connection
 from ..errors import InvalidFilter, InvalidValue
-from ..models import MULTI_VALUED, User, UserBucket, UserValue
+from ..models import MULTI_VALUED, Group, User, UserBucket, UserValue, group_members
 from ..scim import schema
 from ..scim.filters.grammar import shown
 from ..scim.filters.tree import (ALL_OPS, MAX_NESTING, ORDERING_OPS, STRING_OPS, And, Comparison,
@@ -227,8 +227,10 @@ class _Compiler:
             raise InvalidFilter(f"'{node.attr}' is not a complex attribute: "
                                 f"it cannot take a [filter].")
         if attribute.multi_valued:
+            if attribute.name == "groups":
+                return groups_match(self.group_node(node.filter, outer, depth + 1))
             if attribute.name not in MULTI_VALUED:
-                return false()  # groups: never stored, so no value matches
+                raise InvalidFilter(f"'{node.attr}' cannot be filtered.")
             # A subquery: its WHERE starts un-negated again; IN itself is never NULL.
             return values_match(attribute.name, self.node(node.filter, outer, depth + 1))
         # A single complex value (name[...]): its sub-attributes are plain columns/paths.
@@ -244,8 +246,14 @@ class _Compiler:
         resolved = resolve_ref(node.attr, scope)
         attribute = resolved.attribute
         if scope is None and attribute.multi_valued:
+            if attribute.name == "groups":
+                if resolved.sub_attribute is None and node.op == "pr":
+                    return groups_match(true())
+                return groups_match(group_comparison(
+                    resolved.sub_attribute.name if resolved.sub_attribute else "value",
+                    node.op, node.value))
             if attribute.name not in MULTI_VALUED:
-                return false()  # groups: readOnly, never stored
+                raise InvalidFilter(f"'{node.attr}' cannot be filtered.")
             sub = resolved.sub_attribute
             if sub is None and node.op == "pr":
                 return values_match(attribute.name, true())
@@ -270,6 +278,24 @@ class _Compiler:
             return self.complex_present(resolved)
         return compile_comparison(self.user_target(resolved), node.op, node.value, self.dialect,
                                   guarded=negated)
+
+    def group_node(self, node: Node, scope: ResolvedPath, depth: int) -> ColumnElement[bool]:
+        """The inside of ``groups[…]``: and/or/not of comparisons over one group row."""
+        if depth > MAX_NESTING:
+            raise InvalidFilter(f"The filter is nested more than {MAX_NESTING} levels deep.")
+        if isinstance(node, And):
+            return and_(*(self.group_node(item, scope, depth + 1) for item in node.items))
+        if isinstance(node, Or):
+            return or_(*(self.group_node(item, scope, depth + 1) for item in node.items))
+        if isinstance(node, Not):
+            return not_(self.group_node(node.item, scope, depth + 1))
+        if isinstance(node, ValueFilter):
+            raise InvalidFilter("Invalid filter: value filters cannot be nested.")
+        resolved = resolve_ref(node.attr, scope)
+        if resolved.attribute.name != "groups" or resolved.sub_attribute is None:
+            raise InvalidFilter(f"Inside groups[…], compare value or display, not "
+                                f"{shown(str(node.attr))}.")
+        return group_comparison(resolved.sub_attribute.name, node.op, node.value)
 
     @staticmethod
     def schemas(node: Comparison) -> ColumnElement[bool]:
@@ -440,6 +466,35 @@ def values_match(attr: str, predicate: ColumnElement[bool]) -> ColumnElement[boo
         # would walk every value of attr instead.
         of_attr = UserValue.attr.concat("") == attr
     return User.id.in_(select(UserValue.user_id).where(of_attr, predicate))
+
+
+def groups_match(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
+    """True when one of the user's groups satisfies ``predicate`` (over ``groups`` columns).
+
+    A correlated EXISTS on group_members (ix_group_members_user), to groups of the user's
+    own tenant only: never NULL, so ``not`` stays exact.
+    """
+    gm = group_members.c
+    return (select(literal(1)).select_from(group_members.join(Group, Group.id == gm.group_id))
+            .where(gm.user_id == _users.id, Group.tenant_id == _users.tenant_id, predicate)
+            .exists())
+
+
+def group_comparison(sub: str, op: str, value: Any) -> ColumnElement[bool]:
+    """``groups.value`` (the group's id, case-exact) or ``groups.display`` (its displayName,
+    ignoring case) compared by ``eq``, ``ne`` or ``pr``, over one group row."""
+    if sub not in ("value", "display"):
+        raise InvalidFilter(f"Users can be filtered on groups.value and groups.display only, "
+                            f"not groups.{sub}.")
+    if op == "pr":
+        return true()  # a group always has an id and a displayName
+    if op not in ("eq", "ne"):
+        raise InvalidFilter(f"groups.{sub} can be compared with eq, ne and pr only.")
+    if not isinstance(value, str):
+        raise InvalidFilter(f"groups.{sub} is a string: compare it with a quoted string.")
+    column, wanted = (Group.scim_id, value) if sub == "value" else \
+        (Group.display_name_norm, fold(value))
+    return column == wanted if op == "eq" else column != wanted
 
 
 def compile_comparison(target: Target, op: str, value: Any, dialect: str = "sqlite", *,

@@ -2,7 +2,7 @@
 
 The checker discovers the server (ServiceProviderConfig, ResourceTypes, Schemas,
 including the enterprise extension), then creates, reads, lists, filters,
-replaces, patches and deletes Users through scim2-client's werkzeug engine. It
+replaces, patches and deletes Users and Groups through scim2-client's werkzeug engine. It
 is counted the way ``/work/shared/tools/run-scim2-tester`` counts a live run:
 SUCCESS/COMPLIANT/ACCEPTABLE pass, ERROR/CRITICAL/DEVIATION fail, and SKIPPED is
 not allowed either (a skipped check proves nothing).
@@ -44,6 +44,14 @@ def test_scim2_tester_reports_no_failure_and_no_skip(results):
     assert any(r.resource_type == "User" for r in results), "discovery did not describe the User resource"
     not_passed = [_describe(r) for r in results if r.status not in PASSED]
     assert not not_passed, f"{len(not_passed)} of {len(results)} checks did not pass:\n" + "\n".join(not_passed)
+
+
+def test_scim2_tester_checked_groups_and_they_passed(results):
+    groups = [r for r in results if r.resource_type == "Group"]
+    assert groups, "no check ran on the Group resource"
+    not_passed = [_describe(r) for r in groups if r.status not in PASSED]
+    assert not not_passed, "\n".join(not_passed)
+    assert {r.status for r in groups} & {Status.SUCCESS, Status.COMPLIANT}
 
 
 def test_scim2_tester_exercised_patch_and_the_enterprise_extension(results):

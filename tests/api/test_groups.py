@@ -1,6 +1,8 @@
 """/scim/v2/Groups (RFC 7643 §4.2, RFC 7644 §3): CRUD, filters, PATCH forms, uniqueness, users' groups."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from tests.conftest import make_user
@@ -44,6 +46,23 @@ def test_create_read_and_location(scim, people):
     read = scim.get(f"Groups/{created['id']}")
     assert read.status_code == 200 and read.headers["ETag"] == 'W/"1"'
     assert read.get_json() == created
+
+
+def test_members_display_is_returned_when_asked_for(scim):
+    """members.display is returned "request" (the Group schema says so): a PATCH or GET then
+    reads back exactly the members a client wrote (scim2-tester compares them field by field)."""
+    ann = make_user(scim, "ann@example.com", displayName="Ann Example")
+    bob = make_user(scim, "bob@example.com")
+    group = make_group(scim, "Engineering", [ann["id"], bob["id"]])
+    assert all(set(m) == {"value", "$ref", "type"} for m in group["members"])
+    expected = sorted([(ann["id"], "Ann Example"), (bob["id"], "bob@example.com")])
+    for body in (scim.get(f"Groups/{group['id']}?attributes=members.display,members.value").get_json(),
+                 scim.get("Groups?attributes=members.display,members.value").get_json()["Resources"][0]):
+        assert sorted((m["value"], m["display"]) for m in body["members"]) == expected
+    schema = scim.get(f"Schemas/{GROUP}").get_json()
+    members = next(a for a in schema["attributes"] if a["name"] == "members")
+    display = next(a for a in members["subAttributes"] if a["name"] == "display")
+    assert display["returned"] == "request"
 
 
 def test_display_name_unique_ignoring_case(scim):
@@ -181,6 +200,44 @@ def test_users_groups_attribute_reflects_memberships(scim, people):
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "user3@example.com",
         "groups": [{"value": eng["id"]}]})
     assert response.status_code == 200 and "groups" not in response.get_json()
+
+
+def _filtered(scim, text, status=200):
+    response = scim.get("Users?" + urlencode({"filter": text, "count": 50}))
+    assert response.status_code == status, (text, response.get_data(as_text=True))
+    return response.get_json()
+
+
+def test_users_filter_on_their_groups(admin, app, scim):
+    from tests.conftest import ScimClient, provision_key
+    from tests.filtercases import (GROUP_BAD_FILTERS, GROUP_CASES, GROUP_MEMBERS, GROUP_PEOPLE,
+                                   group_filter)
+    people = {name: make_user(scim, name)["id"] for name in GROUP_PEOPLE}
+    ids = {name: make_group(scim, name, [people[m] for m in members])["id"]
+           for name, members in GROUP_MEMBERS.items()}
+    names = {scim_id: name for name, scim_id in people.items()}
+
+    def matched(text):
+        body = _filtered(scim, group_filter(text, ids))
+        assert body["totalResults"] == len(body["Resources"])
+        return {names[r["id"]] for r in body["Resources"]}
+
+    for text, expected in GROUP_CASES:
+        assert matched(text) == expected, text
+    for text in GROUP_BAD_FILTERS:
+        assert _filtered(scim, text, 400)["scimType"] == "invalidFilter", text
+    # A member who leaves no longer matches.
+    patch(scim, ids["Engineering"], {"op": "remove", "path": f'members[value eq "{people["ann"]}"]'})
+    assert matched('groups.value eq "{Engineering}"') == {"bob"}
+    # POST /.search too, and another organization's users are never its members.
+    found = scim.post(".search", json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                                       "filter": f'groups.value eq "{ids["Engineering"]}"'})
+    assert found.status_code == 200 and found.get_json()["totalResults"] == 1
+    admin("org", "create", "beta")
+    other = ScimClient(app.test_client(), provision_key(admin, org="beta", name="beta-okta"))
+    make_user(other, "bob")
+    assert _filtered(other, f'groups.value eq "{ids["Engineering"]}"')["totalResults"] == 0
+    assert _filtered(other, "groups pr")["totalResults"] == 0
 
 
 def test_groups_of_another_organization_are_invisible(admin, app, scim):

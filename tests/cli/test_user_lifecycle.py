@@ -265,6 +265,60 @@ def test_restore_into_reattaches_a_returning_persons_old_account(app, admin, sta
     assert restore.changes["externalId"] == {"old": "00u-2019", "new": "00u-2026"}
 
 
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def test_restore_into_moves_the_idp_groups_so_the_idp_can_still_take_access_away(app, admin, staff):
+    """kim came back with a new externalId and joined the IdP group KG (linked to kteam)
+    as the new account; after ``restore --into`` the IdP still names kim by the same SCIM
+    id: the group lists her, and the IdP's remove takes kteam's role away."""
+    admin("role", "create", "kroler", "--permission", "directory:read")
+    admin("team", "create", "kteam", "--role", "kroler")
+    admin("team", "create", "finance")
+    old = make_user(staff, "kim@example.com", externalId="ext-k1")
+    staff.delete(f"Users/{old['id']}")
+    new = make_user(staff, "kim@example.com", externalId="ext-k2")
+    admin("team", "add-member", "finance", new["id"])
+    created = staff.post("Groups", json={"schemas": [GROUP], "displayName": "KG",
+                                         "members": [{"value": new["id"]}]})
+    assert created.status_code == 201
+    group = created.get_json()
+    admin("team", "link-group", "kteam", "KG")
+    replaced = account(app, new["id"]).id
+
+    admin("user", "restore", "kim@example.com", "--into", "kim@example.com")
+    kim = show(admin, new["id"])
+    assert kim["status"] == "active" and kim["externalId"] == "ext-k2"
+    assert [m["value"] for m in staff.get(f"Groups/{group['id']}").get_json()["members"]] == \
+        [new["id"]]
+    assert [g["value"] for g in staff.get(f"Users/{new['id']}").get_json()["groups"]] == \
+        [group["id"]]
+    members = {m["userName"]: m["reasons"] for m in json.loads(
+        admin("team", "show", "kteam", "--json").stdout)["members"]}
+    assert members == {"kim@example.com": ["group:KG"]}
+    assert {m["team"]: m["reasons"] for m in kim["memberships"]} == {
+        "finance": ["admin"], "kteam": ["group:KG"], "staff": ["assignment"]}
+    assert any(p["action"] == "directory:read" for p in kim["permissions"])
+    # The replaced account: a purged tombstone in no team and no group.
+    tombstone = [u for u in json.loads(admin("user", "list", "--status", "purged",
+                                             "--json").stdout)]
+    assert [u["teams"] for u in tombstone] == [[]]
+    with app.app_context():
+        gone = db.session.get(User, replaced)
+        assert tombstone[0]["id"] == gone.scim_id and gone.user_name == f"purged-{gone.scim_id}"
+
+    # The IdP (Okta's form) takes kim out of KG: kteam and its role go.
+    removed = staff.patch(f"Groups/{group['id']}", json={
+        "schemas": [PATCH_OP], "Operations": [
+            {"op": "remove", "path": f'members[value eq "{new["id"]}"]'}]})
+    assert removed.status_code in (200, 204)
+    assert staff.get(f"Groups/{group['id']}").get_json().get("members", []) == []
+    assert json.loads(admin("team", "show", "kteam", "--json").stdout)["members"] == []
+    kim = show(admin, new["id"])
+    assert kim["teams"] == ["finance", "staff"]
+    assert not any(p["action"] == "directory:read" for p in kim["permissions"])
+
+
 def test_restore_refuses_what_it_cannot_restore_in_one_line(admin, staff):
     live = make_user(staff, "ann@example.com")
     assert admin("user", "restore", "ann@example.com", ok=False).output == \

@@ -17,7 +17,7 @@ from scimsvc.scim.filters.evaluate import matches_resource, resource_predicate
 from scimsvc.scim.filters.tree import parse_filter
 from scimsvc.scim.resource import dump_user, load_user
 from tests.filtercases import (
-    BAD_FILTERS, EVERYONE, MORE_CASES, ORACLE_PEOPLE, PEOPLE, RFC_EXAMPLES, UNKNOWN_ATTRIBUTES,
+    BAD_FILTERS, EVERYONE, GROUP_BAD_FILTERS, GROUP_CASES, GROUP_MEMBERS, GROUP_PEOPLE, group_filter, MORE_CASES, ORACLE_PEOPLE, PEOPLE, RFC_EXAMPLES, UNKNOWN_ATTRIBUTES,
     _oracle_filter,
 )
 from tests.scimdata import CORE_USER as CORE, ENTERPRISE
@@ -52,6 +52,28 @@ def test_rfc_7644_example_filters(text, expected):
 @pytest.mark.parametrize("text,expected", MORE_CASES, ids=[t for t, _ in MORE_CASES])
 def test_filter(text, expected):
     assert matched(text) == expected
+
+
+GROUP_IDS = {name: str(uuid.uuid4()) for name in GROUP_MEMBERS}
+
+
+def _with_groups(user_name: str) -> dict:
+    resource = rendered(user_name)
+    groups = [{"value": GROUP_IDS[name], "$ref": f"https://scim.example.com/scim/v2/Groups/"
+               f"{GROUP_IDS[name]}", "display": name, "type": "direct"}
+              for name, members in GROUP_MEMBERS.items() if user_name in members]
+    return {**resource, "groups": groups} if groups else resource
+
+
+@pytest.mark.parametrize("text,expected", GROUP_CASES, ids=[t for t, _ in GROUP_CASES])
+def test_group_filters_mean_what_the_sql_compiles(text, expected):
+    assert matched(group_filter(text, GROUP_IDS), [_with_groups(p) for p in GROUP_PEOPLE]) == expected
+
+
+@pytest.mark.parametrize("text", GROUP_BAD_FILTERS)
+def test_group_filters_the_sql_refuses_are_invalid(text):
+    with pytest.raises(InvalidFilter):
+        resource_predicate(parse_filter(text))
 
 
 def test_id_is_exact_and_meta_location_and_version_compare_as_rendered():

@@ -1,13 +1,18 @@
-"""Okta and Entra sequences against a live ``scimsvc serve`` over real HTTP (issue 4, "Done when").
+"""Okta and Entra sequences against a live ``scimsvc serve`` over real HTTP (issue 4, "Done when"),
+users and (issue 13) group push, with a team linked to the pushed group.
 
 One server per module (gunicorn, 2 workers, SQLite in a temp folder); every sequence uses its own
 API key and its own userNames, so the sequences do not depend on each other's users.
 """
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import pytest
 
 from tests.idp import entra_traffic as entra_wire
+from tests.idp import group_traffic as group_wire
 from tests.idp import okta_traffic as okta_wire
 from tests.idp.entra_traffic import ENTERPRISE, patch
 from tests.idp.live import LiveServer
@@ -75,3 +80,67 @@ def test_entra_sequence_over_http(server):
     expect_error(entra.post("Users", entra_wire.USER_JUNK), 400, "invalidSyntax")
     expect_error(entra.patch(f"Users/{boss['id']}", patch({"op": "frobnicate", "path": "active", "value": False})),
                  400, "invalidSyntax")
+
+
+def _member_ids(resource: dict) -> list[str]:
+    return sorted(m["value"] for m in resource.get("members", []))
+
+
+def _team(server, name: str) -> dict[str, list[str]]:
+    shown = json.loads(server.admin("team", "show", name, "--json"))
+    return {m["userName"]: m["reasons"] for m in shown["members"]}
+
+
+def test_okta_group_push_over_http(server):
+    okta = IdP(server.client(), server.key("okta-groups-live"), user_agent=okta_wire.USER_AGENT,
+               content_type=okta_wire.CONTENT_TYPE, extra_headers=okta_wire.HEADERS)
+    ann, bob = (expect(okta.post("Users", okta_wire.create_user(userName=name, externalId=ext)), 201)["id"]
+                for name, ext in (("ann.groups@okta.local", "00u-ann"), ("bob.groups@okta.local", "00u-bob")))
+    created = expect(okta.post("Groups", group_wire.okta_create_group()), 201)
+    group_id = created["id"]
+    assert "members" not in created
+    assert group_id in [g["id"] for g in expect_list(okta.get(group_wire.OKTA_LIST), total=1)]
+    url = f"Groups/{group_id}"
+    assert _member_ids(expect(okta.patch(url, group_wire.okta_add_members(ann, bob)), 200)) == sorted([ann, bob])
+    server.admin("team", "create", "okta-pushed")
+    server.admin("team", "link-group", "okta-pushed", "Test SCIMv2")
+    assert _team(server, "okta-pushed") == {"ann.groups@okta.local": ["group:Test SCIMv2"],
+                                            "bob.groups@okta.local": ["group:Test SCIMv2"]}
+    members = expect_list(okta.get("Users?filter=" + quote(f'groups.value eq "{group_id}"')), total=2)
+    assert sorted(u["id"] for u in members) == sorted([ann, bob])
+    assert _member_ids(expect(okta.patch(url, group_wire.okta_remove_member(ann)), 200)) == [bob]
+    assert _team(server, "okta-pushed") == {"bob.groups@okta.local": ["group:Test SCIMv2"]}
+    assert "groups" not in expect(okta.get(f"Users/{ann}"), 200)
+    assert _member_ids(expect(okta.patch(url, group_wire.okta_replace_members(ann)), 200)) == [ann]
+    assert list(_team(server, "okta-pushed")) == ["ann.groups@okta.local"]
+    assert expect(okta.patch(url, group_wire.okta_rename(group_id)), 200)["displayName"] == "Test SCIMv2"
+    assert [g["value"] for g in expect(okta.get(f"Users/{ann}"), 200)["groups"]] == [group_id]
+    assert okta.delete(url).status_code == 204
+    expect_error(okta.get(url), 404)
+    assert _team(server, "okta-pushed") == {}
+
+
+def test_entra_group_provisioning_over_http(server):
+    entra = IdP(server.client(), server.key("entra-groups-live"), user_agent=entra_wire.USER_AGENT)
+    ann, bob = (expect(entra.post("Users", entra_wire.create_user(userName=name, externalId=ext)), 201)["id"]
+                for name, ext in (("ann.groups@entra.test", "ann-groups"), ("bob.groups@entra.test", "bob-groups")))
+    assert expect_list(entra.get(group_wire.ENTRA_BY_NAME), total=0) == []
+    group_id = expect(entra.post("Groups", group_wire.entra_create_group()), 201)["id"]
+    assert [g["id"] for g in expect_list(entra.get(group_wire.ENTRA_BY_NAME), total=1)] == [group_id]
+    url = f"Groups/{group_id}"
+    server.admin("team", "create", "entra-pushed")
+    server.admin("team", "link-group", "entra-pushed", "displayName")
+    assert _member_ids(expect(entra.patch(url, group_wire.entra_add_members(ann, bob)), 200)) == sorted([ann, bob])
+    got = expect(entra.get(group_wire.entra_get_group(group_id)), 200)
+    assert "members" not in got and got["displayName"] == "displayName"
+    assert sorted(_team(server, "entra-pushed")) == ["ann.groups@entra.test", "bob.groups@entra.test"]
+    # Without aadOptscim062020: Remove with a value list; with it: members[value eq "…"].
+    assert _member_ids(expect(entra.patch(url, group_wire.entra_remove_members(ann)), 200)) == [bob]
+    flagged = {"schemas": group_wire.entra_remove_members(bob)["schemas"],
+               "Operations": [{"op": "remove", "path": f'members[value eq "{bob}"]'}]}
+    assert _member_ids(expect(entra.patch(url, flagged), 200)) == []
+    assert _team(server, "entra-pushed") == {}
+    renamed = expect(entra.patch(url, group_wire.entra_rename()), 200)
+    assert renamed["displayName"] == "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"
+    assert entra.delete(url).status_code == 204
+    expect_error(entra.get(group_wire.entra_get_group(group_id)), 404)

@@ -20,7 +20,7 @@ spelled out (migrations/__init__.py): ALTER TABLE ... ADD/DROP COLUMN, the same 
 SQLite (3.35+) and PostgreSQL, keeps the table and its triggers.
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-04
 """
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 from ...errors import InvalidFilter
 from .. import schema
 from ..schema import Attribute, ResolvedPath, fold
+from .grammar import shown
 from .tree import (ALL_OPS, MAX_NESTING, ORDERING_OPS, STRING_OPS, And, Comparison, Node,
                    Not, Or, ValueFilter, boolean_operand, parse_time, resolve_ref)
 
@@ -112,10 +113,6 @@ def matches_resource(tree: Node, resource: Mapping[str, Any]) -> bool:
     return resource_predicate(tree)(resource)
 
 
-def _never(_: Any) -> bool:
-    return False
-
-
 def _always(_: Any) -> bool:
     return True
 
@@ -138,9 +135,27 @@ def _node(node: Node, scope: ResolvedPath | None, depth: int) -> Predicate:
     return _comparison(node, scope)
 
 
-def _never_stored(attribute: Attribute) -> bool:
-    # groups is readOnly and never stored: the SQL answers false before checking the rest.
-    return attribute.multi_valued and attribute.mutability == "readOnly"
+def _group_test(sub: Attribute | None, op: str, value: Any) -> Callable[[Any], bool]:
+    """``groups.<sub> op value`` on one of the resource's groups, as store.search's
+    group_comparison compiles it: value case-exact, display ignoring case, eq/ne/pr only."""
+    name = sub.name if sub is not None else "value"
+    if name not in ("value", "display"):
+        raise InvalidFilter(f"Users can be filtered on groups.value and groups.display only, "
+                            f"not groups.{name}.")
+    if op == "pr":
+        return _always  # a group always has an id and a displayName
+    if op not in ("eq", "ne"):
+        raise InvalidFilter(f"groups.{name} can be compared with eq, ne and pr only.")
+    if not isinstance(value, str):
+        raise InvalidFilter(f"groups.{name} is a string: compare it with a quoted string.")
+    wanted = value if name == "value" else fold(value)
+
+    def test(item: Any) -> bool:
+        actual = item.get(name) if isinstance(item, Mapping) else None
+        if name == "display" and isinstance(actual, str):
+            actual = fold(actual)
+        return (actual == wanted) == (op == "eq")
+    return test
 
 
 def _lookup(resource: Mapping[str, Any], resolved: ResolvedPath) -> Any:
@@ -165,8 +180,6 @@ def _value_filter(node: ValueFilter, scope: ResolvedPath | None, depth: int) -> 
         raise InvalidFilter(f"'{node.attr}' is not a complex attribute: it cannot take a [filter].")
     if not attribute.multi_valued:
         return _node(node.filter, outer, depth + 1)  # name[...]: sub-attributes of the resource
-    if _never_stored(attribute):
-        return _never
     test = _node(node.filter, outer, depth + 1)
     return lambda resource: any(test(item) for item in _items(resource, outer))
 
@@ -179,9 +192,17 @@ def _comparison(node: Comparison, scope: ResolvedPath | None) -> Predicate:
         return _schemas(node)
     resolved = resolve_ref(node.attr, scope)
     attribute = resolved.attribute
+    if attribute.name == "groups":
+        if scope is not None and resolved.sub_attribute is None:
+            raise InvalidFilter(f"Inside groups[…], compare value or display, not "
+                                f"{shown(str(node.attr))}.")
+        if scope is None and resolved.sub_attribute is None and node.op == "pr":
+            return lambda resource: bool(_items(resource, resolved))
+        group_test = _group_test(resolved.sub_attribute, node.op, node.value)
+        if scope is not None:
+            return group_test
+        return lambda resource: any(group_test(item) for item in _items(resource, resolved))
     if scope is None and attribute.multi_valued:
-        if _never_stored(attribute):
-            return _never
         sub = resolved.sub_attribute
         if sub is None and node.op == "pr":
             return lambda resource: bool(_items(resource, resolved))
