@@ -15,7 +15,8 @@ def events_group() -> None:
 
 
 @events_group.command("list")
-@click.option("--after", type=click.IntRange(min=0), default=0, metavar="SEQUENCE",
+@click.option("--after", type=click.IntRange(0, events.MAX_SEQUENCE), default=0,
+              metavar="SEQUENCE",
               help="Only events with a sequence above this one.")
 @click.option("--type", "types", multiple=True, type=click.Choice(events.TYPES),
               help="Only events of this type (repeatable).")

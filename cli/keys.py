@@ -5,11 +5,29 @@ from datetime import timedelta
 
 import click
 
-from scimsvc.permissions import SCIM_PROVISION, TENANT
+from scimsvc.permissions import DIRECTORY_READ, EVENTS_READ, SCIM_PROVISION, TENANT
 from scimsvc.services import keys
 
 from .context import State, pass_state, writes
 from .output import emit_json, json_option, listing, note, when
+
+
+# The built-in permissions that open one of scimsvc's APIs, and what each opens.
+_APIS = {
+    SCIM_PROVISION: ("the SCIM API (/scim/v2)",),
+    DIRECTORY_READ: ("the access API (/api/v1/users)", "AuthZEN (/access/v1)"),
+    EVENTS_READ: ("the change feed (/api/v1/events)",),
+}
+
+
+def _apis(team) -> list[str]:
+    """The APIs ``team``'s keys can call, by the built-ins its roles grant."""
+    return [api for action, apis in _APIS.items() if keys.team_grants(team, action, TENANT)
+            for api in apis]
+
+
+def _and(items: list[str] | tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _key_json(key) -> dict:
@@ -37,15 +55,19 @@ def api_key_create(state: State, team_name: str, name: str, expires_in: int | No
         raise click.ClickException(
             f"--expires-in is a number of days from 1 to {keys.MAX_EXPIRES_IN_DAYS}.")
     key, secret = keys.issue_key(state.tenant_id, team_name, name, expires_in)
-    if not keys.team_grants(key.team, SCIM_PROVISION, TENANT):
-        note(f"Warning: team '{key.team.name}' has no role granting {SCIM_PROVISION}; "
-             "the SCIM API answers this key with 403 until it gets one.")
+    apis = _apis(key.team)
+    if not apis:
+        note(f"Warning: team '{key.team.name}' has no role granting {SCIM_PROVISION}, "
+             f"{DIRECTORY_READ} or {EVENTS_READ}, so every API answers this key with 403 "
+             "until it gets one: " + "; ".join(f"{action} opens {_and(apis)}"
+                                               for action, apis in _APIS.items()) + ".")
     if as_json:
         emit_json({**_key_json(key), "key": secret})
         return
     click.echo(secret)
     note(f"API key '{key.name}' for team '{key.team.name}' created"
-         f"{' (expires ' + when(key.expires_at) + ')' if key.expires_at else ''}. "
+         f"{' (expires ' + when(key.expires_at) + ')' if key.expires_at else ''}"
+         f"{'; it can call ' + _and(apis) if apis else ''}. "
          "Copy it now: it is not stored and cannot be shown again.")
 
 

@@ -80,10 +80,15 @@ class UserQuery:
     after: str | None = None
 
 
+# users.id is INTEGER: 32-bit on PostgreSQL, so no users cursor holds a larger number.
+MAX_USER_ID = 2**31 - 1
+
+
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise InvalidValue(f"limit is a whole number from 1 to {maximum}.")
     return int(raw)
 
@@ -99,7 +104,7 @@ def list_users(tenant_id: int, query: UserQuery) -> tuple[list[dict[str, Any]], 
         value = getattr(query, name)
         if value is not None and "\x00" in value:
             return [], None  # PostgreSQL stores no NUL: nothing can match
-    after = cursors.decode("u", query.after, "users") if query.after else 0
+    after = cursors.decode("u", query.after, "users", MAX_USER_ID) if query.after else 0
     rows = store.list_users(tenant_id, user_name=query.user_name, email=query.email,
                             external_id=query.external_id, status=query.status, team=query.team,
                             permission=query.permission, after_id=after, limit=query.limit + 1)

@@ -44,6 +44,7 @@ MAX_WAIT = 30.0
 POLL_INTERVAL = 0.2
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_SEQUENCE = cursors.MAX_NUMBER  # sequences are signed 64-bit in the database
 DEFAULT_RETENTION_DAYS = 30
 
 
@@ -199,7 +200,7 @@ def parse_wait(raw: str | None) -> float:
     if raw is None or raw == "":
         return 0.0
     try:
-        wait = float(raw)
+        wait = float(raw) if raw.isascii() else -1.0  # float() also reads other scripts' digits
     except ValueError:
         wait = -1.0
     if not 0 <= wait <= MAX_WAIT:

@@ -16,7 +16,10 @@ part of the ``whsec_`` secret.
 The signing secret is shown once, when the webhook is added, and stored
 encrypted (Fernet: AES-128-CBC with HMAC-SHA256) with the instance's webhook
 key: ``SCIMSVC_WEBHOOK_KEY`` if set, else the file ``webhook.key`` in the
-instance folder (0600, made by the first ``webhook add``). A copy of the
+instance folder (0600, made by the first ``webhook add``). A worker started
+before that file existed reads it when a secret cannot be decrypted with the
+key it has (none yet, or one replaced since), so the order of ``serve`` and
+``webhook add`` does not matter. A copy of the
 database (a backup, a replica, a read-only SQL user) cannot sign deliveries; the
 servers that deliver need the key, so several servers share it (the same
 setting or file on each).
@@ -50,7 +53,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, Iterable, Mapping
@@ -85,9 +88,12 @@ _HOLD_BACK = timedelta(seconds=60)
 
 # --- settings ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass
 class DeliverySettings:
-    """How deliveries are made; ``from_config`` reads them from the app's settings."""
+    """How deliveries are made; ``from_config`` reads them from the app's settings.
+
+    ``key`` alone changes, when a secret cannot be decrypted and the key is read again.
+    """
 
     key: bytes | None = None          # the Fernet key the secrets are encrypted with
     timeout: float = 5.0              # seconds to connect and get the answer
@@ -100,17 +106,44 @@ class DeliverySettings:
     busy_gather: float = 0.25         # the same, while events keep coming (fewer, larger claims)
     batch: int = 50                   # deliveries of one webhook per claim
     webhooks_per_claim: int = 8
+    # Where the key came from, (config, instance_path): read again when a secret cannot be
+    # decrypted with ``key`` (the key file was made, or replaced, after this was built).
+    key_source: tuple[Mapping[str, Any], str] | None = field(default=None, compare=False,
+                                                              repr=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> "DeliverySettings":
         return cls(
             key=signing_key(config, instance_path, create=False),
+            key_source=(config, instance_path),
             timeout=float(config["SCIMSVC_WEBHOOK_TIMEOUT"]),
             max_age=timedelta(hours=float(config["SCIMSVC_WEBHOOK_MAX_AGE_HOURS"])),
             retry_base=float(config["SCIMSVC_WEBHOOK_RETRY_SECONDS"]),
             lease=timedelta(seconds=float(config["SCIMSVC_WEBHOOK_LEASE_SECONDS"])),
             poll=float(config["SCIMSVC_WEBHOOK_POLL_SECONDS"]),
         )
+
+
+def _reread_key(settings: DeliverySettings) -> bool:
+    """Read the key again from ``settings.key_source`` into ``settings``; tell whether it
+    changed (not when there is no source, no key yet, or what is there is not a key: logged,
+    the old key is kept)."""
+    if settings.key_source is None:
+        return False
+    config, instance_path = settings.key_source
+    try:
+        key = signing_key(config, instance_path, create=False)
+    except InvalidValue as error:
+        log.error("the webhook key cannot be read: %s", error)
+        return False
+    if key is None or key == settings.key:
+        return False
+    if settings.key is None:
+        log.info("webhook key found: deliveries can be signed")
+    else:
+        log.warning("the webhook key changed: deliveries are signed with the new one")
+    settings.key = key
+    return True
 
 
 def signing_key(config: Mapping[str, Any], instance_path: str, *, create: bool) -> bytes | None:
@@ -165,6 +198,21 @@ def signature(secret: str, message_id: str, timestamp: int, body: str) -> str:
 
 def _encrypt(key: bytes, secret: str) -> str:
     return Fernet(key).encrypt(secret.encode()).decode()
+
+
+def _secret(settings: DeliverySettings, stored: str) -> str | None:
+    """The signing secret ``stored`` encrypted, decrypted with the key of ``settings``,
+    read again once if that fails (a key file made or replaced since); None if still not."""
+    secret = _decrypt(settings.key, stored)
+    if secret is None and _reread_key(settings):
+        secret = _decrypt(settings.key, stored)
+    return secret
+
+
+def _no_key_error(settings: DeliverySettings) -> str:
+    if settings.key is None:
+        return _NO_KEY_AT_ALL
+    return _NO_KEY
 
 
 def _decrypt(key: bytes | None, stored: str) -> str | None:
@@ -391,7 +439,7 @@ class Attempt:
 def send_test(tenant_id: int, name: str, settings: DeliverySettings) -> Attempt:
     """POST a signed ``webhook.test`` event to the webhook now (enabled or not) and record it."""
     hook = get_webhook(tenant_id, name)
-    secret = _decrypt(settings.key, hook.secret)
+    secret = _secret(settings, hook.secret)
     org = db.session.get(Organization, tenant_id)
     event = {"id": f"evt_{uuid.uuid4().hex}", "sequence": 0, "type": TEST_EVENT,
              "occurredAt": _iso(utcnow()), "organization": org.slug if org else None,
@@ -400,7 +448,7 @@ def send_test(tenant_id: int, name: str, settings: DeliverySettings) -> Attempt:
     url = hook.url
     db.session.rollback()  # no transaction (nor SQLite lock) stays open while the receiver answers
     if secret is None:
-        attempt = Attempt(None, _NO_KEY, 0.0)
+        attempt = Attempt(None, _no_key_error(settings), 0.0)
     else:
         attempt = post(url, secret, row["event_id"], row["payload"], settings.timeout)
     now = utcnow()
@@ -428,6 +476,9 @@ def _user_agent() -> str:
 USER_AGENT = _user_agent()
 _NO_KEY = ("the signing secret cannot be decrypted: this server's webhook key "
            "(SCIMSVC_WEBHOOK_KEY or instance/webhook.key) is not the one it was stored with")
+_NO_KEY_AT_ALL = ("the signing secret cannot be decrypted: this server has no webhook key "
+                  "(neither SCIMSVC_WEBHOOK_KEY nor instance/webhook.key, which the first "
+                  "`scimsvc webhook add` makes)")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -499,14 +550,14 @@ def deliver_due(settings: DeliverySettings, stop: threading.Event | None = None)
 def _deliver_group(webhook_id: int, rows: list[Any], token: str, settings: DeliverySettings,
                    started: float, stop: threading.Event | None) -> int:
     outcomes: list[tuple[Any, Attempt]] = []
-    secret = _decrypt(settings.key, rows[0].secret)
+    secret = _secret(settings, rows[0].secret)
     for row in rows:
         if time.monotonic() - started > settings.lease.total_seconds() / 2:
             break  # record what was sent well before the claim lapses; the rest is claimed again
         if stop is not None and stop.is_set():
             break
         if secret is None:
-            attempt = Attempt(None, _NO_KEY, 0.0)
+            attempt = Attempt(None, _no_key_error(settings), 0.0)
         else:
             attempt = post(row.url, secret, row.event_id, row.payload, settings.timeout)
         outcomes.append((row, attempt))

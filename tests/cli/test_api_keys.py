@@ -5,6 +5,8 @@ import json
 import re
 from datetime import datetime, timedelta
 
+import pytest
+
 from scimsvc.models import utcnow
 from tests.cli import assert_fails
 
@@ -28,8 +30,9 @@ def test_create_prints_only_the_key_on_stdout(admin):
     result = admin("api-key", "create", "--team", "idp", "--name", "okta")
     assert KEY.match(result.stdout.rstrip("\n")), result.stdout
     assert result.stdout.count("\n") == 1  # `KEY=$(scimsvc api-key create ...)` gets just the key
-    assert result.stderr == ("API key 'okta' for team 'idp' created. "
-                             "Copy it now: it is not stored and cannot be shown again.\n")
+    assert result.stderr == ("API key 'okta' for team 'idp' created; it can call the SCIM API "
+                             "(/scim/v2). Copy it now: it is not stored and cannot be shown "
+                             "again.\n")
 
 
 def test_create_json_has_the_key_field(admin):
@@ -82,8 +85,27 @@ def test_create_for_a_team_without_the_permission_warns(admin):
     _team(admin, "readers", permitted=False)
     result = admin("api-key", "create", "--team", "readers", "--name", "k")
     assert KEY.match(result.stdout.strip())
-    assert result.stderr.startswith("Warning: team 'readers' has no role granting scim:provision; "
-                                    "the SCIM API answers this key with 403 until it gets one.\n")
+    assert result.stderr.startswith(
+        "Warning: team 'readers' has no role granting scim:provision, directory:read or "
+        "events:read, so every API answers this key with 403 until it gets one: scim:provision "
+        "opens the SCIM API (/scim/v2); directory:read opens the access API (/api/v1/users) and "
+        "AuthZEN (/access/v1); events:read opens the change feed (/api/v1/events).\n")
+
+
+@pytest.mark.parametrize("permissions, apis", [
+    (["directory:read"], "the access API (/api/v1/users) and AuthZEN (/access/v1)"),
+    (["events:read"], "the change feed (/api/v1/events)"),
+    (["directory:read", "events:read"],
+     "the access API (/api/v1/users), AuthZEN (/access/v1) and the change feed "
+     "(/api/v1/events)"),
+])
+def test_a_product_key_is_not_warned_and_says_what_it_can_call(admin, permissions, apis):
+    admin("role", "create", "product-role", *[a for p in permissions for a in ("--permission", p)])
+    admin("team", "create", "product", "--role", "product-role")
+    result = admin("api-key", "create", "--team", "product", "--name", "backend")
+    assert "Warning" not in result.stderr and "403" not in result.stderr
+    assert result.stderr.startswith(f"API key 'backend' for team 'product' created; it can call "
+                                    f"{apis}. Copy it now"), result.stderr
 
 
 def test_list_never_shows_secrets(admin):

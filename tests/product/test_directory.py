@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from scimsvc.services import cursors
+
 from tests.conftest import make_user
 from tests.product.conftest import assert_error
 
@@ -104,11 +106,25 @@ def test_cursor_paging_walks_every_user_once(scim, product):
     ("limit=0", "limit is a whole number from 1 to 1000"),
     ("limit=abc", "limit is a whole number"),
     ("limit=1001", "limit is a whole number"),
+    ("limit=%C2%B2", "limit is a whole number"),  # '²': str.isdigit() says yes, int() no
+    ("limit=%D9%A1", "limit is a whole number"),  # an Arabic-Indic 1
+    ("limit=" + "1" * 5000, "limit is a whole number"),  # past int()'s digit limit
     ("after=not-a-cursor", "is not a users cursor"),
+    # 'u' and 25 nines, 2**63, 2**31: past a user id (INTEGER, 32-bit on PostgreSQL)
+    ("after=" + cursors.encode("u", 10**25 - 1), "is not a users cursor"),
+    ("after=" + cursors.encode("u", 2**63), "is not a users cursor"),
+    ("after=" + cursors.encode("u", 2**31), "is not a users cursor"),
     ("status=gone", "status is one of: active, disabled, removed"),
 ])
 def test_bad_parameters_are_json_400s(product, query, message):
     assert_error(product.get(f"/api/v1/users?{query}"), 400, "invalid_request", message)
+
+
+def test_the_largest_users_cursor_is_an_empty_page(scim, product):
+    make_user(scim)
+    response = product.get("/api/v1/users?after=" + cursors.encode("u", 2**31 - 1))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["data"] == [] and response.get_json()["next"] is None
 
 
 def test_an_events_cursor_is_not_a_users_cursor(scim, product):

@@ -189,7 +189,11 @@ def test_feed_before_any_event_gives_a_cursor_that_sees_the_first(scim, product)
     ("wait=31", 400, "invalid_request"),
     ("wait=-1", 400, "invalid_request"),
     ("wait=soon", 400, "invalid_request"),
+    ("wait=%D9%A1", 400, "invalid_request"),  # an Arabic-Indic 1, which float() reads
     ("limit=0", 400, "invalid_request"),
+    ("limit=%C2%B2", 400, "invalid_request"),  # '²': str.isdigit() says yes, int() no
+    ("after=" + cursors.encode("e", 10**25 - 1), 400, "invalid_request"),  # past bigint
+    ("after=" + cursors.encode("e", 2**63), 400, "invalid_request"),
 ])
 def test_feed_parameters_are_checked(product, query, status, code):
     assert_error(product.get(f"/api/v1/events?{query}"), status, code)
@@ -198,6 +202,8 @@ def test_feed_parameters_are_checked(product, query, status, code):
 def test_a_cursor_ahead_of_the_feed_is_refused(scim, product):
     make_user(scim)
     assert_error(product.get(f"/api/v1/events?after={_cursor(99)}"), 400,
+                 "invalid_request", "ahead")
+    assert_error(product.get(f"/api/v1/events?after={_cursor(2**63 - 1)}"), 400,
                  "invalid_request", "ahead")
 
 
@@ -315,6 +321,11 @@ def test_events_list_for_people(admin, scim):
     assert [e["type"] for e in data] == ["user.created"]
     result = admin("events", "list", "--type", "user.exploded", ok=False)
     assert result.exit_code == 2
+    for after in ("99999999999999999999999", str(2**63), "-1"):  # past a bigint: refused
+        result = admin("events", "list", "--after", after, ok=False)
+        assert result.exit_code == 2 and "Invalid value for '--after'" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert admin("events", "list", "--json", "--after", str(2**63 - 1)).stdout.strip() == "[]"
 
 
 def test_the_admins_lifecycle_commands_are_events_of_the_cli(admin, scim, product):

@@ -157,6 +157,48 @@ def test_the_secret_is_stored_encrypted_and_a_foreign_key_cannot_sign(app, admin
         assert len(receiver.received) == 1
 
 
+def test_settings_made_before_the_key_file_read_it_when_they_need_it(app, admin):
+    # A server starts before the first `webhook add` made instance/webhook.key.
+    with app.app_context():
+        early = webhooks.DeliverySettings.from_config(app.config, app.instance_path)
+    assert early.key is None
+    with running_receiver() as receiver:
+        with app.app_context():
+            key = webhooks.signing_key(app.config, app.instance_path, create=True)
+        secret = add(app, key, "hook", receiver.url)
+        enqueue(app, event())
+        with app.app_context():
+            assert webhooks.deliver_due(early) == 1
+        assert early.key == key
+        assert verify(secret, receiver.received[0])["type"] == "user.created"
+
+
+def test_settings_without_any_key_say_so(app, admin, key):
+    with running_receiver() as receiver:
+        add(app, key, "hook", receiver.url)
+        enqueue(app, event())
+        with app.app_context():
+            assert webhooks.deliver_due(settings(None)) == 1  # no source to read a key from
+        assert receiver.received == []
+        [row] = deliveries(app)
+        assert row["status"] == "pending" and "has no webhook key" in row["last_error"]
+
+
+def test_a_replaced_key_file_is_read_again(app, admin, key, tmp_path):
+    # The key file was copied from the server that added the webhooks after this one started.
+    with running_receiver() as receiver:
+        add(app, key, "hook", receiver.url)
+        enqueue(app, event())
+        folder = tmp_path / "other-instance"
+        folder.mkdir()
+        (folder / webhooks.KEY_FILE).write_bytes(Fernet.generate_key() + b"\n")
+        with app.app_context():
+            stale = webhooks.DeliverySettings.from_config(app.config, str(folder))
+            (folder / webhooks.KEY_FILE).write_bytes(key + b"\n")
+            assert webhooks.deliver_due(stale) == 1
+        assert stale.key == key and len(receiver.received) == 1
+
+
 def test_a_receiver_that_fails_then_succeeds_gets_the_event_after_retries(app, admin, key):
     with running_receiver(statuses=[500, 503]) as receiver:
         secret = add(app, key, "hook", receiver.url)

@@ -238,3 +238,45 @@ def test_the_standalone_worker_delivers_for_a_server_that_does_not(instance):
     assert event["user"]["id"] == scim_id
     assert instance.sql("SELECT status FROM webhook_deliveries") == [("delivered",)]
     assert "Traceback" not in log.read_text()
+
+
+def test_a_webhook_added_after_the_server_started_is_delivered(instance):
+    # The README's order: `make run`, then `scimsvc webhook add` in another terminal. The
+    # server started with no webhook key (the add makes it); it must read it when it needs it.
+    key = instance.key()
+    assert not (instance.folder / "instance" / "webhook.key").exists()
+    server = instance.serve()
+    try:
+        with running_receiver() as receiver:
+            secret = instance.admin("webhook", "add", "product", receiver.url).strip()
+            scim_id = _create(server, key, "alice@example.com")
+            [event] = receiver.wait_for(1, seconds=30)
+    finally:
+        server.stop()
+    assert verify(secret, receiver.received[0]) == event
+    assert (event["type"], event["user"]["id"]) == ("user.created", scim_id)
+    log = server.log.read_text()
+    assert "cannot be decrypted" not in log and "Traceback" not in log
+
+
+def test_the_standalone_worker_started_before_the_first_webhook_delivers(instance):
+    key = instance.key()
+    instance.env["SCIMSVC_WEBHOOK_WORKER"] = "off"
+    log = instance.folder / "worker.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen([console_script(), "webhook", "worker"], env=instance.env,
+                                  cwd=instance.folder, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        server = instance.serve()
+        try:
+            with running_receiver() as receiver:
+                instance.admin("webhook", "add", "product", receiver.url)
+                scim_id = _create(server, key, "alice@example.com")
+                [event] = receiver.wait_for(1, seconds=30)
+        finally:
+            server.stop()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+    assert event["user"]["id"] == scim_id
+    assert "cannot be decrypted" not in log.read_text()
