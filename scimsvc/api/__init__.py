@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import authzen, directory, errors, health, journal, limits, requestlog, scim
+from . import auth, authzen, directory, errors, health, journal, limits, requestlog, scim
 from .http import TolerantPaths
 
 
@@ -19,7 +19,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(directory.bp)
     app.register_blueprint(authzen.bp)
     app.before_request(scim.identify)  # before the limiter: it needs to know the key
-    limits.init_app(app, [scim.bp])
+    app.before_request(auth.identify_product)
+    limits.init_app(app, [scim.bp, directory.bp, authzen.bp])
     app.wsgi_app = TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     proxies = app.config.get("SCIMSVC_TRUSTED_PROXIES", 0)
     if proxies:
