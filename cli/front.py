@@ -197,7 +197,7 @@ class WaitressWorker(Worker):
             channel_timeout=config.get("SCIMSVC_IDLE_TIMEOUT", 30), cleanup_interval=1,
             max_request_header_size=MAX_HEADER_BYTES,
             max_request_body_size=config.get("MAX_CONTENT_LENGTH") or 1024 * 1024,
-            # The app applies SCIMSVC_TRUSTED_PROXIES itself (ProxyFix): waitress must
+            # The app applies SCIMSVC_TRUSTED_PROXIES itself (api.proxies): waitress must
             # leave the X-Forwarded-* headers to it.
             clear_untrusted_proxy_headers=False,
             asyncore_use_poll=True, ident="scimsvc", expose_tracebacks=False)

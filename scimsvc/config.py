@@ -6,6 +6,7 @@ over it, from the environment variable of the same name.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -21,7 +22,9 @@ DEFAULTS: dict[str, Any] = {
     # Public URL of the service (scheme://host[:port][/prefix]); None means
     # "derive it from the request", which is only right without a proxy.
     "SCIMSVC_BASE_URL": None,
-    # How many reverse proxies in front set X-Forwarded-*: 0 (the default) trusts none of them.
+    # Whose X-Forwarded-* headers are believed: the addresses or networks of the reverse
+    # proxies in front ("10.0.0.5,10.1.0.0/16"), or a number of proxies on this host (believed
+    # only from a loopback peer); 0 (the default) trusts none (api.proxies).
     "SCIMSVC_TRUSTED_PROXIES": 0,
     # RFC 7644 §3.4.2.4: the page size a list gets by default and the most it may ask.
     "SCIMSVC_DEFAULT_COUNT": 100,
@@ -95,6 +98,10 @@ RATE_LIMIT_NAMESPACE = "SCIMSVC_RATE_LIMIT_NAMESPACE"
 
 
 
+PROXIES_EXPECTED = ("the proxies' addresses or networks, such as 10.0.0.5,10.1.0.0/16, "
+                    "or a number of proxies on this host from 0 to 10")
+
+
 class ConfigError(ValueError):
     """A setting has a value scimsvc cannot use; the message names the setting."""
 
@@ -113,11 +120,20 @@ def _positive_number(raw: Any) -> float:
     return value
 
 
-def _proxy_count(raw: Any) -> int:
-    value = int(raw)
-    if not 0 <= value <= 10:
+def _trusted_proxies(raw: Any) -> int | tuple[str, ...]:
+    """A number of proxies (0 to 10), or the proxies' addresses and networks (a comma-separated
+    string or a list), normalised to networks ("10.0.0.5/32")."""
+    if isinstance(raw, bool):
         raise ValueError(raw)
-    return value
+    if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()):
+        value = int(raw)
+        if not 0 <= value <= 10:
+            raise ValueError(raw)
+        return value
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    if not items:
+        raise ValueError(raw)
+    return tuple(str(ipaddress.ip_network(str(item).strip(), strict=False)) for item in items)
 
 
 def _synchronous(raw: Any) -> str:
@@ -198,7 +214,7 @@ def _api_url(raw: Any) -> str:
 ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SCIMSVC_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SCIMSVC_BASE_URL": ("SCIMSVC_BASE_URL", str),
-    "SCIMSVC_TRUSTED_PROXIES": ("SCIMSVC_TRUSTED_PROXIES", _proxy_count),
+    "SCIMSVC_TRUSTED_PROXIES": ("SCIMSVC_TRUSTED_PROXIES", _trusted_proxies),
     "SCIMSVC_DEFAULT_COUNT": ("SCIMSVC_DEFAULT_COUNT", _positive_int),
     "SCIMSVC_MAX_COUNT": ("SCIMSVC_MAX_COUNT", _positive_int),
     "SCIMSVC_MAX_FILTER_LENGTH": ("SCIMSVC_MAX_FILTER_LENGTH", _positive_int),
@@ -250,7 +266,7 @@ def from_environment(environ: Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             kind = {_positive_int: "a positive integer", _positive_number: "a positive number",
                     _log_level: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
-                    _proxy_count: "a number of proxies from 0 to 10",
+                    _trusted_proxies: PROXIES_EXPECTED,
                     _synchronous: "FULL or NORMAL", _on_off: "on or off",
                     _rate_limit: "limits such as '100 per second; 3000 per minute', or off",
                     _storage_uri: "memory:// or redis://host:port/db",
@@ -294,6 +310,12 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     url = make_url(config["SQLALCHEMY_DATABASE_URI"]).set(password=None)
     config.setdefault(RATE_LIMIT_NAMESPACE, "scimsvc:" + hashlib.sha256(
         url.render_as_string(hide_password=False).encode()).hexdigest()[:12])
+    proxies = config.get("SCIMSVC_TRUSTED_PROXIES") or 0
+    try:  # also a value set in code (create_app's mapping), not only the setting's text
+        config["SCIMSVC_TRUSTED_PROXIES"] = _trusted_proxies(proxies)
+    except (TypeError, ValueError):
+        raise ConfigError(f"SCIMSVC_TRUSTED_PROXIES={proxies!r} is not valid: "
+                          f"expected {PROXIES_EXPECTED}.") from None
     base = config.get("SCIMSVC_BASE_URL")
     if base:
         parts = urlsplit(base)

@@ -3,10 +3,9 @@ AuthZEN decisions (/access/v1), health probes, errors, journal hooks, request lo
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from . import authzen, directory, errors, health, journal, limits, requestlog, scim
+from . import auth, authzen, directory, errors, health, journal, limits, requestlog, scim
 from .http import TolerantPaths
+from .proxies import TrustedProxies
 
 
 def init_app(app: Flask) -> None:
@@ -19,12 +18,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(directory.bp)
     app.register_blueprint(authzen.bp)
     app.before_request(scim.identify)  # before the limiter: it needs to know the key
-    limits.init_app(app, [scim.bp])
+    app.before_request(auth.identify_product)
+    limits.init_app(app, [scim.bp, directory.bp, authzen.bp])
     app.wsgi_app = TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     proxies = app.config.get("SCIMSVC_TRUSTED_PROXIES", 0)
     if proxies:
-        # The client's address, scheme and host as the proxies saw them, taking the last
-        # ``proxies`` values of each header (the ones our proxies appended); anything a
-        # client put in front of those is ignored. Without the setting nothing is trusted.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+        # The client's address, scheme and host as the proxies saw them, believed only from a
+        # trusted peer (api.proxies). Without the setting nothing is trusted.
+        app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]

@@ -19,10 +19,11 @@ from ..errors import InvalidValue, ScimsvcError
 from ..permissions import DIRECTORY_READ
 from ..services import access
 from ..services.organizations import get_organization_slug
-from .auth import authorize_product
+from .auth import init_product_blueprint, requires
 from .http import base_url, json_response, read_json
 
 bp = Blueprint("authzen", __name__)
+init_product_blueprint(bp)
 
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 MAX_EVALUATIONS = 1000
@@ -41,14 +42,14 @@ def _decide(request: dict[str, Any]) -> access.Decision:
 
 
 @bp.post("/access/v1/evaluation")
+@requires(DIRECTORY_READ)
 def evaluation():
-    authorize_product(DIRECTORY_READ)
     return json_response(_decide(_object(read_json())).as_json())
 
 
 @bp.post("/access/v1/evaluations")
+@requires(DIRECTORY_READ)
 def evaluations():
-    authorize_product(DIRECTORY_READ)
     body = _object(read_json())
     items = body.get("evaluations")
     if items is None or items == []:

@@ -10,10 +10,11 @@ from flask import Blueprint, current_app, g, request
 
 from ..permissions import DIRECTORY_READ, EVENTS_READ
 from ..services import access, events
-from .auth import authorize_product
+from .auth import init_product_blueprint, requires
 from .http import json_response
 
 bp = Blueprint("directory", __name__, url_prefix="/api/v1")
+init_product_blueprint(bp)
 
 
 def _arg(name: str) -> str | None:
@@ -21,14 +22,14 @@ def _arg(name: str) -> str | None:
 
 
 @bp.get("/users/<scim_id>")
+@requires(DIRECTORY_READ)
 def get_user(scim_id: str):
-    authorize_product(DIRECTORY_READ)
     return json_response(access.get_user(g.tenant_id, scim_id))
 
 
 @bp.get("/users")
+@requires(DIRECTORY_READ)
 def list_users():
-    authorize_product(DIRECTORY_READ)
     query = access.UserQuery(
         user_name=_arg("userName"), email=_arg("email"), external_id=_arg("externalId"),
         status=_arg("status"), team=_arg("team"), permission=_arg("permission"),
@@ -38,8 +39,8 @@ def list_users():
 
 
 @bp.get("/events")
+@requires(EVENTS_READ)
 def list_events():
-    authorize_product(EVENTS_READ)
     limit = access.parse_limit(_arg("limit"), events.DEFAULT_LIMIT, events.MAX_LIMIT)
     found, following = events.feed(
         g.tenant_id, _arg("after") or None, limit, events.parse_wait(_arg("wait")),

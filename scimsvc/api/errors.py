@@ -27,7 +27,8 @@ PRODUCT_PREFIXES = ("/api/", "/access/", "/.well-known/authzen-configuration")
 # The ``code`` of a product API error, by HTTP status.
 _CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 410: "cursor_expired",
-          413: "payload_too_large", 415: "unsupported_media_type", 501: "not_implemented",
+          413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests",
+          501: "not_implemented",
           503: "busy"}
 
 

@@ -43,11 +43,12 @@ def operation_for(method: str, path: str) -> str:
     return "discovery" if method == "GET" else "other"
 
 
-def bind_request() -> None:
-    """Start the current request's audit context (before authorizing, so refusals are journaled)."""
+def bind_request(operation: str | None = None) -> None:
+    """Start the current request's audit context (before authorizing, so refusals are journaled);
+    ``operation`` defaults to the SCIM operation its path names."""
     audit.bind(audit.RequestContext(
         request_id=g.request_id, method=request.method, path=request.path,
-        operation=operation_for(request.method, request.path),
+        operation=operation or operation_for(request.method, request.path),
         user_agent=request.headers.get("User-Agent"),
         target_id=(request.view_args or {}).get("scim_id"),
         client_address=request.remote_addr,

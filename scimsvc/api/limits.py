@@ -1,6 +1,7 @@
 """Rate limits (flask-limiter): per API key, and per client address for refused requests.
 
-Two shared limits cover every keyed blueprint (the SCIM API):
+Two shared limits cover every keyed blueprint (the SCIM API, the product's /api/v1
+and /access/v1), counted across all of them:
 
 - ``SCIMSVC_RATE_LIMIT_PER_KEY`` counts the requests of each valid key, whatever
   route they call; a key over it gets 429.
@@ -10,9 +11,10 @@ Two shared limits cover every keyed blueprint (the SCIM API):
   Requests with a valid key are never counted here, so an IdP sharing an address
   with a misconfigured client keeps working.
 
-The key's check runs first (``api.scim.identify``, registered before the
-limiter), so both limits know whether the key is valid. Counts live in
-``SCIMSVC_RATE_LIMIT_STORAGE``: memory (each process its own) or Redis (shared
+The key's check runs first (``api.scim.identify``, ``api.auth.identify_product``,
+registered before the limiter), so both limits know whether the key is valid; a
+request whose key is not checked (the public AuthZEN metadata) is counted by
+neither. Counts live in ``SCIMSVC_RATE_LIMIT_STORAGE``: memory (each process its own) or Redis (shared
 by every worker and server); if Redis does not answer, each process falls back
 to counting in memory rather than failing requests. A 429 carries ``Retry-After``
 and the SCIM error body on /scim/v2 (the product API's JSON elsewhere).
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
@@ -39,6 +41,10 @@ EXTENSION = "scimsvc.limiter"
 
 def _access() -> Access | None:
     return g.get("access")
+
+
+def _unkeyed() -> bool:
+    return _access() is None
 
 
 def _has_valid_key() -> bool:
@@ -71,7 +77,7 @@ def init_app(app: Flask, blueprints) -> None:
                                  exempt_when=lambda: not _has_valid_key())(blueprint)
         if refused:
             limiter.shared_limit(refused, scope="refused", key_func=_client_address,
-                                 exempt_when=_has_valid_key)(blueprint)
+                                 exempt_when=lambda: _unkeyed() or _has_valid_key())(blueprint)
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
     app.register_error_handler(RateLimitExceeded, _too_many)
@@ -92,9 +98,4 @@ def _too_many(error: RateLimitExceeded) -> Response:
     which = "this API key" if _has_valid_key() else "refused requests from this address"
     refusal = TooManyRequests(f"Too many requests: the rate limit for {which} ({error.description}) "
                               "is exhausted. Retry later.", retry_after=retry_after)
-    if request.path.startswith("/scim/"):
-        return render_scim_error(refusal)
-    response = jsonify({"error": "too_many_requests", "status": 429, "detail": refusal.detail})
-    response.status_code = 429
-    response.headers.update(refusal.headers)
-    return response
+    return render_scim_error(refusal)  # the product API's JSON error on its paths
