@@ -84,6 +84,19 @@ def test_init_creates_the_missing_database(tmp_path, monkeypatch):
     assert CliRunner().invoke(cli, ["role", "list", "--json"]).output == "[]\n"
 
 
+def test_init_names_a_missing_folder_of_the_database_url_and_creates_nothing(tmp_path,
+                                                                          monkeypatch):
+    from click.testing import CliRunner
+
+    missing = tmp_path / "no" / "such"
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("SCIMSVC_DATABASE_URL", f"sqlite:///{missing / 'x.db'}")
+    assert_fails(CliRunner().invoke(cli, ["init"]),
+                 f"The folder {missing} of the database {missing / 'x.db'} does not exist: "
+                 "create it (mode 0700) or correct SCIMSVC_DATABASE_URL.")
+    assert not (tmp_path / "no").exists()
+
+
 def test_unknown_org_is_one_line_error(admin):
     assert_fails(admin("--org", "nope", "role", "list", ok=False),
                  "No organization 'nope'. Run 'scimsvc init' or 'scimsvc org create nope'.")
