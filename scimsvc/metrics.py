@@ -33,7 +33,8 @@ LATENCY = Histogram(
     ["route", "method"], buckets=_LATENCY_BUCKETS)
 OPERATIONS = Counter(
     "scimsvc_scim_operations_total",
-    "SCIM operations (create, replace, patch, remove, read, list, search, discovery, other) by "
+    "SCIM operations (create, replace, patch, remove, read, list, search, their group_ "
+    "counterparts but search, discovery, other) by "
     "outcome: success, refused (no valid key, rate limited), client_error (other 4xx), server_error.",
     ["operation", "outcome"])
 REFUSALS = Counter(

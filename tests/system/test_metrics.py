@@ -84,6 +84,7 @@ def test_metrics_count_requests_operations_refusals_and_key_gauges(served):
     assert _get(f"{base}/scim/v2/Users", INVENTED)[0] == 401
     assert _get(f"{base}/scim/v2/Users")[0] == 401
     assert _get(f"{base}/scim/v2/Nowhere", key)[0] == 404
+    assert _get(f"{base}/scim/v2/Groups", key)[0] == 200
     status, text = _get(metrics_url)
     assert status == 200
     found = samples(text.decode())
@@ -97,6 +98,8 @@ def test_metrics_count_requests_operations_refusals_and_key_gauges(served):
                  method="GET") == 5
     assert value(found, "scimsvc_scim_operations_total", operation="list", outcome="success") == 3
     assert value(found, "scimsvc_scim_operations_total", operation="list", outcome="refused") == 2
+    assert value(found, "scimsvc_scim_operations_total", operation="group_list",
+                 outcome="success") == 1  # the names docs/operations.md lists
     assert value(found, "scimsvc_refusals_total", reason="unknown") == 1
     assert value(found, "scimsvc_refusals_total", reason="no_key") == 1
     expires_in = value(found, "scimsvc_api_key_expires_in_seconds", org="default", key="okta")
