@@ -6,6 +6,7 @@ Nothing is written: every request is a GET. Exits 1 when a check fails.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -40,6 +41,7 @@ class Doctor:
     def __init__(self, url: str, key: str, insecure: bool = False):
         self.base = url.rstrip("/").removesuffix("/scim/v2")
         self.key = key
+        self.insecure = insecure
         context = ssl.create_default_context()
         if insecure:
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -88,7 +90,13 @@ class Doctor:
                 self.report("FAIL", "reachable", f"{self.base} does not answer: {reason}",
                             "check the URL, DNS, the firewall and that the proxy forwards to scimsvc")
             return False
-        if scheme == "https":
+        problem = self._certificate_problem() if scheme == "https" and self.insecure else None
+        if problem is not None:
+            self.report("warn", "https", f"answers over HTTPS, but the certificate is not valid: "
+                        f"{problem} (not verified for the checks: --insecure)",
+                        "install a certificate for this host name from a public CA (IdPs "
+                        "refuse self-signed ones)")
+        elif scheme == "https":
             self.report("ok", "https", "answers over HTTPS with a valid certificate")
         else:
             self.report("FAIL", "https", f"{self.base} is not HTTPS",
@@ -97,6 +105,19 @@ class Doctor:
             self.report("FAIL", "healthz", f"/healthz answered {answer.status}",
                         "the proxy must forward every path to scimsvc, not only /scim/v2")
         return True
+
+    def _certificate_problem(self) -> str | None:
+        """With --insecure, still check the certificate, apart: why it is not valid, or None."""
+        parts = urlsplit(self.base)
+        host, port = parts.hostname or "", parts.port or 443
+        try:
+            with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+                with ssl.create_default_context().wrap_socket(raw, server_hostname=host):
+                    return None
+        except ssl.SSLCertVerificationError as error:
+            return error.verify_message or str(error)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            return f"it could not be checked ({error})"
 
     def _readyz(self) -> None:
         answer = self.get("/readyz", key=False)
@@ -192,12 +213,16 @@ class Doctor:
 @click.argument("url")
 @click.option("--key", required=True, envvar="SCIMSVC_DOCTOR_KEY",
               help="The API key the IdP uses (or SCIMSVC_DOCTOR_KEY).")
-@click.option("--insecure", is_flag=True, help="Do not verify the TLS certificate (reported anyway).")
+@click.option("--insecure", is_flag=True,
+              help="Do not verify the TLS certificate for the checks; it is still checked apart, "
+                   "and an invalid one is reported as a warning.")
 def doctor(url: str, key: str, insecure: bool) -> None:
     """Check URL (the public base URL, with or without /scim/v2) the way an identity provider
     calls it: HTTPS and its certificate, /readyz, the Authorization header through the proxy,
     the key (valid, allowed, expiry), meta.location against the public URL, SCIM errors on
-    unknown paths, and clock skew. Only GET requests; exits 1 when a check fails."""
+    unknown paths, and clock skew. Only GET requests: the Location header of a create is
+    not checked, the meta.location of ServiceProviderConfig and of a listed user (the same
+    URL scimsvc puts in Location) is. Exits 1 when a check fails."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise click.ClickException(f"'{url}' is not an http(s) URL.")
     results = Doctor(url, key, insecure).run()

@@ -6,9 +6,9 @@ loopback in the documented set-up (a non-loopback address is allowed, with a
 warning, for a scraper on a private network). Workers write their values to a
 private folder (prometheus-client's multiprocess mode); a process of its own,
 forked from the gunicorn master before the first worker, serves their sum plus
-the key gauges it reads from the database per scrape. Not a thread in the master:
-a worker forked while a scrape held a lock (SQLite's, the pool's, logging's)
-would start with that lock held forever.
+the gauges it reads from the database per scrape (keys, webhook backlog, Google
+syncs). Not a thread in the master: a worker forked while a scrape held a lock
+(SQLite's, the pool's, logging's) would start with that lock held forever.
 """
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from sqlalchemy.pool import NullPool
 from scimsvc import create_app, metrics
 from scimsvc.config import CREATE_DATABASE
 from scimsvc.services.keys import active_keys
+from scimsvc.services.sources.google import last_runs as google_last_runs
+from scimsvc.services.webhooks import backlog as webhook_backlog
 
 
 def _is_loopback(host: str) -> bool:
@@ -40,17 +42,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _keys_reader() -> Callable[[], list]:
+def _database_readers() -> tuple[Callable[[], list], Callable[[], list], Callable[[], list]]:
+    """What the gauges read per scrape: the active keys, the webhook backlog, the Google syncs."""
     # The master keeps no connection between scrapes (NullPool): a worker forked later
     # must not inherit one.
     app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": NullPool}})
     app.config[CREATE_DATABASE] = False
 
-    def read() -> list:
-        with app.app_context():
-            return active_keys()
+    def reader(query: Callable[[], list]) -> Callable[[], list]:
+        def read() -> list:
+            with app.app_context():
+                return query()
+        return read
 
-    return read
+    return reader(active_keys), reader(webhook_backlog), reader(google_last_runs)
 
 
 def _serve_metrics(host: str, port: int, master: int) -> None:
@@ -61,7 +66,7 @@ def _serve_metrics(host: str, port: int, master: int) -> None:
                        signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
                        signal.SIGTTIN, signal.SIGTTOU):
             signal.signal(number, signal.SIG_DFL)  # not the master's handlers
-        registry = metrics.multiprocess_registry(_keys_reader())
+        registry = metrics.multiprocess_registry(*_database_readers())
         start_http_server(port, addr=host.strip("[]"), registry=registry)
         while os.getppid() == master:
             time.sleep(1)

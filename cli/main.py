@@ -69,7 +69,8 @@ def endpoint(state: State) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each reads requests in an event loop and answers 4 at a time).")
 @click.option("--access-log/--no-access-log", default=False,
-              help="Also write gunicorn's access log (a JSON line per request, path without query) to stderr.")
+              help="Also write gunicorn's access log (a JSON line per request, path without query) "
+                   "to stderr, whatever SCIMSVC_LOG_LEVEL.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the SCIM API with gunicorn (the production server) until SIGTERM or Ctrl-C."""
     log_level, metrics_listen = check_ready()

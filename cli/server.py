@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from scimsvc.services.health import files_open_to_others
 
 from .front import WaitressWorker
 from .listener import gunicorn_hooks
+
+log = logging.getLogger("scimsvc")
 
 
 class _Server(BaseApplication):
@@ -99,10 +102,12 @@ def check_ready() -> tuple[str, str]:
                                    f"needs {head}: run 'scimsvc init' to upgrade it.")
     with app.app_context():
         exposed = files_open_to_others(app.instance_path)
+    # JSON lines like everything serve writes after (the workers inherit this handler).
+    log_to_stderr(app.config["SCIMSVC_LOG_LEVEL"])
     for path, mode in exposed:
         private = "700" if os.path.isdir(path) else "600"
-        click.echo(f"Warning: {path} is open to other users (mode {mode:o}); it holds or guards "
-                   f"key and password hashes: chmod {private} {path}", err=True)
+        log.warning("%s is open to other users (mode %o); it holds or guards key and password "
+                    "hashes: chmod %s %s", path, mode, private, path)
     return app.config["SCIMSVC_LOG_LEVEL"], app.config["SCIMSVC_METRICS_LISTEN"]
 
 

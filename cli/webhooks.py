@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from scimsvc.services import webhooks
+from scimsvc.services.health import readiness
 
 from .context import State, pass_state, writes
 from .output import emit_json, fields, json_option, listing, note, when
@@ -191,6 +192,12 @@ def webhook_test(state: State, name: str) -> None:
 def webhook_worker(state: State, once: bool) -> None:
     """Deliver webhooks until SIGTERM or Ctrl-C ('scimsvc serve' also delivers, unless
     SCIMSVC_WEBHOOK_WORKER=off); any number may run: each delivery is claimed by one."""
+    # Before the loop: the worker's passes log and carry on when the database fails (it may
+    # come back), so a missing or uninitialised one would loop forever instead of refusing.
+    with state.ensure_app().app_context():
+        problem = readiness()  # a missing SQLite file raises DatabaseMissing: one line too
+    if problem is not None:
+        raise click.ClickException(problem)
     settings = _settings(state)
     if once:
         total = 0

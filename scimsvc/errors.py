@@ -161,3 +161,19 @@ class DatabaseMissing(ScimsvcError):
             f"No database at {path} (instance folder {instance_path}): set SCIMSVC_INSTANCE_PATH "
             "or SCIMSVC_DATABASE_URL to point at yours, or run 'scimsvc init' to create it there.")
         self.path, self.instance_path = path, instance_path
+
+
+class DatabaseFolderMissing(ScimsvcError):
+    """The folder of the SQLite file the settings name does not exist.
+
+    ``scimsvc init`` creates the instance folder, nothing else: a folder elsewhere is
+    the operator's to create (a typo in SCIMSVC_DATABASE_URL must not become a new tree).
+    """
+
+    status = 503
+
+    def __init__(self, path: str, folder: str):
+        super().__init__(
+            f"The folder {folder} of the database {path} does not exist: create it (mode 0700) "
+            "or correct SCIMSVC_DATABASE_URL.")
+        self.path, self.folder = path, folder

@@ -89,6 +89,8 @@ def gunicorn_logconfig(level: str) -> dict:
                                 "stream": "ext://sys.stderr"}},
         "loggers": {
             "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
+            # Not SCIMSVC_LOG_LEVEL: gunicorn writes every access line at INFO, so at WARNING
+            # the opt-in --access-log would write nothing. Asked for, it is written.
             "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
             # waitress warns ("Task queue depth is 2") when requests wait for a thread;
             # unconfigured, Python's last-resort handler printed that as bare text.

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .. import metrics
 from ..config import CREATE_DATABASE
-from ..errors import DatabaseMissing
+from ..errors import DatabaseFolderMissing, DatabaseMissing
 from ..extensions import db
 from .transactions import no_wait, release_read_connection, write_intent
 
@@ -226,6 +226,8 @@ def guard_sqlite_file(engine: Engine, config: Mapping[str, Any], instance_path: 
         if folder == os.path.abspath(instance_path):
             os.makedirs(folder, mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)
+        elif not os.path.isdir(folder):
+            raise DatabaseFolderMissing(path, folder)
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:  # another process made it first

@@ -167,18 +167,25 @@ def list_keys(tenant_id: int) -> list[ApiKey]:
     ))
 
 
-def active_keys() -> list[tuple[str, str, datetime | None, datetime | None]]:
+def active_keys() -> list[tuple[int, str, str, datetime | None, datetime | None]]:
     """Every organization's active keys, for the metrics listener (instance-level, not a
-    tenant's view): (organization slug, key name, expires_at, last_used_at)."""
+    tenant's view): (organization id, organization slug, key name, expires_at, last_used_at).
+
+    A key replaced by a rotation (renamed ``NAME@PREFIX``, working out its grace period)
+    is left out: its replacement is the one the IdP should use, and whose expiry and
+    provisioning matter; the old key's approaching end is the rotation working."""
     now = utcnow()
     rows = db.session.execute(
-        select(Organization.slug, ApiKey.name, ApiKey.expires_at, ApiKey.last_used_at)
+        select(Organization.id, Organization.slug, ApiKey.name, ApiKey.prefix, ApiKey.expires_at,
+               ApiKey.last_used_at)
         .join(Organization, Organization.id == ApiKey.tenant_id)
         .where(ApiKey.revoked_at.is_(None),
                ApiKey.expires_at.is_(None) | (ApiKey.expires_at > now))
         .order_by(Organization.slug, ApiKey.name)).all()
     # Stored naive in UTC: make them aware, so their timestamps are right in any time zone.
-    return [(slug, name, _utc(expires), _utc(used)) for slug, name, expires, used in rows]
+    return [(org_id, slug, name, _utc(expires), _utc(used))
+            for org_id, slug, name, prefix, expires, used in rows
+            if not name.endswith(f"@{prefix}")]
 
 
 def _utc(moment: datetime | None) -> datetime | None:

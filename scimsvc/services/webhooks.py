@@ -54,7 +54,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from itertools import groupby
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
@@ -383,6 +383,25 @@ def delivery_counts(webhook: Webhook) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
+def backlog() -> list[tuple[str, str, int, int, datetime | None]]:
+    """Every organization's webhooks with their undelivered deliveries, for the metrics listener
+    (instance-level): (organization slug, webhook name, pending, failed, created_at of the
+    oldest pending delivery in UTC, aware, or None)."""
+    counts = {(webhook_id, status): (count, oldest) for webhook_id, status, count, oldest
+              in store.backlog(db.session.connection())}
+    hooks = db.session.execute(
+        select(Webhook.id, Organization.slug, Webhook.name)
+        .join(Organization, Organization.id == Webhook.tenant_id)
+        .order_by(Organization.slug, Webhook.name)).all()
+    rows = []
+    for webhook_id, slug, name in hooks:
+        pending, oldest = counts.get((webhook_id, store.PENDING), (0, None))
+        failed, _ = counts.get((webhook_id, store.FAILED), (0, None))
+        rows.append((slug, name, pending, failed,
+                     oldest.replace(tzinfo=timezone.utc) if oldest is not None else None))
+    return rows
+
+
 def remove_webhook(tenant_id: int, name: str) -> None:
     """Delete a webhook and its deliveries (pending ones are never sent)."""
     with write_transaction() as connection:
@@ -647,6 +666,6 @@ class Worker:
 
 __all__ = ["EVENT_TYPES", "TEST_EVENT", "DeliverySettings", "signing_key", "new_secret",
            "signature", "wants", "enqueue", "wake", "check_url", "check_event_types",
-           "add_webhook", "get_webhook", "list_webhooks", "delivery_counts", "remove_webhook",
+           "add_webhook", "get_webhook", "list_webhooks", "delivery_counts", "backlog", "remove_webhook",
            "set_enabled", "deliveries", "retry_failed", "send_test", "Attempt", "post",
            "backoff", "deliver_due", "next_due_in", "Worker"]

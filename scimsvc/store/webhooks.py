@@ -181,6 +181,14 @@ def delivery_counts(connection: Connection, webhook_id: int) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+def backlog(connection: Connection) -> list[Any]:
+    """Rows of (webhook_id, status, count, oldest created_at) of every pending or failed delivery."""
+    return connection.execute(
+        select(D.c.webhook_id, D.c.status, func.count(), func.min(D.c.created_at))
+        .where(D.c.status.in_((PENDING, FAILED)))
+        .group_by(D.c.webhook_id, D.c.status)).all()
+
+
 def list_deliveries(connection: Connection, webhook_id: int, *, status: str | None,
                     limit: int) -> list[Any]:
     """The webhook's deliveries, newest first (without their bodies)."""

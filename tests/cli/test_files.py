@@ -1,6 +1,8 @@
 """The instance folder and SQLite files are private to their owner; serve warns when they are not."""
 from __future__ import annotations
 
+import json
+import logging
 import os
 import stat
 
@@ -52,6 +54,11 @@ def _serve(monkeypatch):
     """Run ``scimsvc serve`` up to the point where it would start gunicorn."""
     import cli.main
 
+    # serve sends the scimsvc logger to stderr (the runner's, here): undone after the test.
+    for name in ("scimsvc", "scimsvc.requests"):
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", [])
+        monkeypatch.setattr(logger, "setLevel", lambda level: None)
     started = []
     monkeypatch.setattr(cli.main, "run", lambda **options: started.append(options))
     result = CliRunner().invoke(cli.main.cli, ["serve"])
@@ -70,9 +77,10 @@ def test_serve_warns_when_the_folder_or_database_is_open_to_others(instance, mon
     database = instance / "scimsvc.sqlite3"
     os.chmod(instance, 0o755)
     os.chmod(database, 0o644)
-    assert _serve(monkeypatch).stderr.splitlines() == [
-        f"Warning: {instance} is open to other users (mode 755); it holds or guards key and "
-        f"password hashes: chmod 700 {instance}",
-        f"Warning: {database} is open to other users (mode 644); it holds or guards key and "
-        f"password hashes: chmod 600 {database}",
+    lines = [json.loads(line) for line in _serve(monkeypatch).stderr.splitlines()]
+    assert [(line["level"], line["logger"], line["message"]) for line in lines] == [
+        ("WARNING", "scimsvc", f"{instance} is open to other users (mode 755); it holds or "
+                               f"guards key and password hashes: chmod 700 {instance}"),
+        ("WARNING", "scimsvc", f"{database} is open to other users (mode 644); it holds or "
+                               f"guards key and password hashes: chmod 600 {database}"),
     ]

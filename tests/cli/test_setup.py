@@ -44,7 +44,8 @@ def _missing(instance) -> str:
 
 
 @pytest.mark.parametrize("command", [("role", "list"), ("db", "current"), ("db", "upgrade"),
-                                     ("api-key", "list"), ("org", "create", "acme")])
+                                     ("api-key", "list"), ("org", "create", "acme"),
+                                     ("webhook", "worker", "--once")])
 def test_commands_other_than_init_refuse_to_create_a_missing_database(tmp_path, monkeypatch,
                                                                      command):
     """Run from the wrong folder, a command used to start a second, empty database there."""
@@ -56,6 +57,22 @@ def test_commands_other_than_init_refuse_to_create_a_missing_database(tmp_path, 
     assert not (tmp_path / "wrong").exists()  # not even the folder
 
 
+def test_the_webhook_worker_refuses_a_missing_database_instead_of_looping(tmp_path):
+    """Its passes survive database errors, so it used to print a traceback every pass, forever."""
+    import os
+    import subprocess
+
+    from tests.live import console_script
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSVC_")}
+    env["SCIMSVC_INSTANCE_PATH"] = str(tmp_path / "wrong")
+    done = subprocess.run([console_script(), "webhook", "worker"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == f"Error: {_missing(tmp_path / 'wrong')}\n"
+    assert not (tmp_path / "wrong").exists()
+
+
 def test_init_creates_the_missing_database(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
@@ -65,6 +82,19 @@ def test_init_creates_the_missing_database(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Database ready: sqlite:///{tmp_path / 'new' / 'scimsvc.sqlite3'}\n")
     assert CliRunner().invoke(cli, ["role", "list", "--json"]).output == "[]\n"
+
+
+def test_init_names_a_missing_folder_of_the_database_url_and_creates_nothing(tmp_path,
+                                                                          monkeypatch):
+    from click.testing import CliRunner
+
+    missing = tmp_path / "no" / "such"
+    monkeypatch.setenv("SCIMSVC_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("SCIMSVC_DATABASE_URL", f"sqlite:///{missing / 'x.db'}")
+    assert_fails(CliRunner().invoke(cli, ["init"]),
+                 f"The folder {missing} of the database {missing / 'x.db'} does not exist: "
+                 "create it (mode 0700) or correct SCIMSVC_DATABASE_URL.")
+    assert not (tmp_path / "no").exists()
 
 
 def test_unknown_org_is_one_line_error(admin):

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import http.server
 import json
+import ipaddress
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -62,8 +65,10 @@ def server(tmp_path_factory):
         process.wait(timeout=30)
 
 
-def _proxy(backend: str, *, strip_authorization: bool = False, rewrite_host: bool = False):
-    """A reverse proxy on 127.0.0.1 forwarding to ``backend``, misconfigured as asked."""
+def _proxy(backend: str, *, strip_authorization: bool = False, rewrite_host: bool = False,
+           tls: ssl.SSLContext | None = None):
+    """A reverse proxy on 127.0.0.1 forwarding to ``backend``, misconfigured as asked
+    (``tls``: it answers HTTPS with that context's certificate)."""
     backend_host = backend.split("://", 1)[1]
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,12 +96,43 @@ def _proxy(backend: str, *, strip_authorization: bool = False, rewrite_host: boo
             pass
 
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        proxy.socket = tls.wrap_socket(proxy.socket, server_side=True)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    return proxy, f"http://127.0.0.1:{proxy.server_address[1]}"
+    return proxy, f"{'https' if tls else 'http'}://127.0.0.1:{proxy.server_address[1]}"
 
 
-def doctor(url: str, key: str) -> tuple[int, dict[str, str]]:
-    result = CliRunner().invoke(cli, ["doctor", url, "--key", key], obj=State())
+def _self_signed(folder: Path) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(days=1))
+                   .not_valid_after(now + timedelta(days=30))
+                   .add_extension(x509.SubjectAlternativeName(
+                       [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                   .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def doctor(url: str, key: str, *options: str, lines: list | None = None
+           ) -> tuple[int, dict[str, str]]:
+    result = CliRunner().invoke(cli, ["doctor", url, "--key", key, *options], obj=State())
+    if lines is not None:
+        lines.extend(result.output.splitlines())
     verdicts = {}
     for line in result.output.splitlines():
         words = line.split(None, 2)
@@ -143,3 +179,20 @@ def test_a_proxy_that_rewrites_the_host(server):
 def test_an_unreachable_url_is_one_failure():
     code, verdicts = doctor(f"http://127.0.0.1:{free_port()}", "k")
     assert (code, verdicts) == (1, {"reachable": "FAIL"})
+
+
+def test_insecure_still_reports_a_self_signed_certificate(server, tmp_path):
+    url, key, _weak = server
+    proxy, proxied = _proxy(url, tls=_self_signed(tmp_path))
+    try:
+        refused = doctor(proxied, key)
+        lines: list[str] = []
+        code, verdicts = doctor(proxied, key, "--insecure", lines=lines)
+    finally:
+        proxy.shutdown()
+    assert refused == (1, {"https": "FAIL"})  # verified: nothing else can be checked
+    # --insecure: the checks run, and the certificate is still reported, as a warning.
+    assert verdicts["https"] == "warn" and verdicts["readyz"] == "ok" and verdicts["key"] == "ok"
+    [https] = [line for line in lines if line.split()[1:2] == ["https"]]
+    assert "the certificate is not valid: self-signed certificate" in https
+    assert "with a valid certificate" not in https

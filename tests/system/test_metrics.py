@@ -63,6 +63,7 @@ def served(tmp_path_factory):
     _admin(env, tmp_path, "team", "create", "idp", "--role", "p")
     key = json.loads(_admin(env, tmp_path, "api-key", "create", "--team", "idp", "--name", "okta",
                             "--expires-in", "30", "--json"))["key"]
+    _admin(env, tmp_path, "webhook", "add", "product", "https://product.example.test/hooks")
     log = tmp_path / "serve.log"
     with open(log, "w") as out:
         process = subprocess.Popen([console_script(), "serve", "--port", str(port), "--workers", "2"],
@@ -83,6 +84,7 @@ def test_metrics_count_requests_operations_refusals_and_key_gauges(served):
     assert _get(f"{base}/scim/v2/Users", INVENTED)[0] == 401
     assert _get(f"{base}/scim/v2/Users")[0] == 401
     assert _get(f"{base}/scim/v2/Nowhere", key)[0] == 404
+    assert _get(f"{base}/scim/v2/Groups", key)[0] == 200
     status, text = _get(metrics_url)
     assert status == 200
     found = samples(text.decode())
@@ -96,12 +98,19 @@ def test_metrics_count_requests_operations_refusals_and_key_gauges(served):
                  method="GET") == 5
     assert value(found, "scimsvc_scim_operations_total", operation="list", outcome="success") == 3
     assert value(found, "scimsvc_scim_operations_total", operation="list", outcome="refused") == 2
+    assert value(found, "scimsvc_scim_operations_total", operation="group_list",
+                 outcome="success") == 1  # the names docs/operations.md lists
     assert value(found, "scimsvc_refusals_total", reason="unknown") == 1
     assert value(found, "scimsvc_refusals_total", reason="no_key") == 1
     expires_in = value(found, "scimsvc_api_key_expires_in_seconds", org="default", key="okta")
     assert 29 * 86400 < expires_in <= 30 * 86400
-    since = value(found, "scimsvc_api_key_seconds_since_last_success", org_id="1", key="okta")
+    since = value(found, "scimsvc_api_key_seconds_since_last_success", org="default", key="okta")
     assert since is not None and 0 <= since < 600
+    stamp = value(found, "scimsvc_api_key_last_success_timestamp_seconds", org="default", key="okta")
+    assert stamp is not None and not any(name == "scimsvc_api_key_last_success_timestamp_seconds"
+                                         and "org_id" in dict(labels) for name, labels in found)
+    # The listener reads the webhook backlog too (the webhook was added before serve started).
+    assert value(found, "scimsvc_webhook_deliveries_pending", org="default", webhook="product") == 0
     # The key's last-use touch is a write transaction: timed, and (SQLite) its lock wait too.
     assert value(found, "scimsvc_db_write_transaction_seconds_count", database="sqlite") >= 1
     assert value(found, "scimsvc_db_write_lock_wait_seconds_count", database="sqlite") >= 1

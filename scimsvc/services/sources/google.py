@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, select
@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from ...database.transactions import write_transaction
 from ...errors import Conflict, InvalidValue, NotFound, ScimsvcError
 from ...extensions import db
-from ...models import GoogleConnection, GoogleSyncRun, User, utcnow
+from ...models import GoogleConnection, GoogleSyncRun, Organization, User, utcnow
 from ...scim.resource import Limits, check_limits, load_user
 from ...scim.schema import ENTERPRISE_USER, fold
 from ...store import sources as store
@@ -615,6 +615,27 @@ def due(tenant_id: int, interval: float) -> bool:
         GoogleSyncRun.tenant_id == tenant_id, GoogleSyncRun.source == connection.source,
         GoogleSyncRun.trigger == "serve"))
     return last is None or (utcnow() - last).total_seconds() >= interval
+
+
+def last_runs() -> list[tuple[str, str, str | None, datetime | None]]:
+    """Every organization's connection with its last finished run, for the metrics listener
+    (instance-level): (organization slug, connection name, status, finished_at in UTC, aware).
+    A connection that never finished a run has status and finished_at None."""
+    last = (select(GoogleSyncRun.tenant_id, GoogleSyncRun.source,
+                   func.max(GoogleSyncRun.id).label("run_id"))
+            .where(GoogleSyncRun.finished_at.is_not(None))
+            .group_by(GoogleSyncRun.tenant_id, GoogleSyncRun.source).subquery())
+    rows = db.session.execute(
+        select(Organization.slug, GoogleConnection.name, GoogleSyncRun.status,
+               GoogleSyncRun.finished_at)
+        .join(Organization, Organization.id == GoogleConnection.tenant_id)
+        .outerjoin(last, (last.c.tenant_id == GoogleConnection.tenant_id)
+                   & (last.c.source == "google:" + GoogleConnection.name))
+        .outerjoin(GoogleSyncRun, GoogleSyncRun.id == last.c.run_id)
+        .order_by(Organization.slug)).all()
+    return [(slug, name, run_status,
+             finished.replace(tzinfo=timezone.utc) if finished is not None else None)
+            for slug, name, run_status, finished in rows]
 
 
 def connected_tenants() -> list[int]:
