@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from flask import Flask, Response, g, request
 
 from .. import metrics
-from ..logs import redact_query
+from ..logs import redact_query, shorten_query
 from ..services import audit
 from . import health
 
@@ -85,10 +85,11 @@ def _finish(response: Response) -> Response:
     }
     query = request.query_string.decode("latin-1")
     if query:
-        # Filter values and e-mail addresses are not written at INFO (scimsvc.logs).
+        # Filter values and e-mail addresses are not written at INFO, nor more than 2 KB of it
+        # (scimsvc.logs).
         line["query"] = redact_query(query)
         if log.isEnabledFor(logging.DEBUG):
-            line["query_as_sent"] = query
+            line["query_as_sent"] = shorten_query(query)
     # Load-balancer probes come every few seconds: at INFO they would drown the requests.
     level = logging.DEBUG if request.path in health.PATHS else logging.INFO
     if log.isEnabledFor(level):
