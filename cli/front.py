@@ -34,6 +34,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
+from scimsvc import metrics
 from scimsvc.scim.schema import ERROR_SCHEMA
 
 # Request line and headers together; over it, 431. The longest request an IdP sends is a
@@ -68,6 +69,7 @@ class ScimErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error = self.request.error
+        metrics.FRONT_REFUSALS.labels(str(error.code)).inc()  # the app never counts these
         status, headers, body = error_response(
             error.code, error.reason, _DETAILS.get(error.code, "The request was refused."))
         self.status = status
@@ -150,6 +152,7 @@ class ScimChannel(HTTPChannel):
 
     def refuse_late_request(self) -> None:
         """Answer 408 to the request still being read and close the connection."""
+        metrics.FRONT_REFUSALS.labels("408").inc()
         status, headers, body = error_response(408, "Request Timeout", _DETAILS[408])
         head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
         head += f"Content-Length: {len(body)}\r\n\r\n"

@@ -42,6 +42,11 @@ REFUSALS = Counter(
     "Requests refused before they could act, by reason: no_key, malformed, unknown, revoked, "
     "expired, forbidden, rate_limited.",
     ["reason"])
+FRONT_REFUSALS = Counter(
+    "scimsvc_http_front_refusals_total",
+    "Requests refused by scimsvc serve's HTTP front before the app saw them, by status: 400 "
+    "(unreadable), 408 (not read in time), 413 (body too large), 431 (head too large), 501.",
+    ["status"])
 LOCK_WAIT = Histogram(
     "scimsvc_db_write_lock_wait_seconds",
     "Time a write transaction waited for the database's write lock (SQLite: BEGIN IMMEDIATE).",

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from flask import Flask, Response, g, request
 
 from .. import metrics
-from ..logs import redact_query
+from ..logs import redact_query, shorten_query
 from ..services import audit
 from . import health
 
@@ -83,15 +83,16 @@ def _finish(response: Response) -> Response:
         "user_agent": request.headers.get("User-Agent"),
         "remote_addr": request.remote_addr,
     }
-    query = request.query_string.decode("latin-1")
-    if query:
-        # Filter values and e-mail addresses are not written at INFO (scimsvc.logs).
-        line["query"] = redact_query(query)
-        if log.isEnabledFor(logging.DEBUG):
-            line["query_as_sent"] = query
     # Load-balancer probes come every few seconds: at INFO they would drown the requests.
     level = logging.DEBUG if request.path in health.PATHS else logging.INFO
     if log.isEnabledFor(level):
+        query = request.query_string.decode("latin-1")
+        if query:
+            # Filter values and e-mail addresses are not written at INFO, nor more than 2 KB of
+            # the query (scimsvc.logs).
+            line["query"] = redact_query(query)
+            if log.isEnabledFor(logging.DEBUG):
+                line["query_as_sent"] = shorten_query(query)
         # Made here rather than by log.info, which walks the stack to name the caller.
         log.handle(log.makeRecord(log.name, level, __file__, 0,
                                   json.dumps(line, ensure_ascii=False, separators=(",", ":")),

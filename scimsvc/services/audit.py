@@ -74,6 +74,9 @@ OPERATIONS = WRITES + GROUP_WRITES + ADMIN_WRITES + READS + ("discovery", "other
 _SECRET_NAMES = frozenset({"password"})
 MASK = "changed"
 USER_AGENT_MAX = 512
+# A path is journaled cut to this many characters, then "...[N more characters]": a request
+# line may be 256 KiB, and the journal's queue and the refusals hold thousands of rows in memory.
+PATH_MAX = 2048
 
 
 @dataclass
@@ -116,7 +119,7 @@ def bind(context: RequestContext | None) -> None:
         context.user_agent = _storable(context.user_agent[:USER_AGENT_MAX]) \
             if context.user_agent else None
         context.method = _storable(context.method[:10])
-        context.path = _storable(context.path)
+        context.path = _storable(_shortened(context.path))
         if context.target_id is not None:
             context.target_id = _storable(context.target_id[:36])
         if context.client_address is not None:
@@ -132,6 +135,12 @@ def cli_context(command: str, user_agent: str | None = None) -> RequestContext:
     """The context a command-line write is journaled under (actor ``cli``)."""
     return RequestContext(request_id=uuid.uuid4().hex, method=CLI_METHOD, path=command,
                           user_agent=user_agent, api_key_name=CLI_ACTOR)
+
+
+def _shortened(path: str) -> str:
+    if len(path) <= PATH_MAX:
+        return path
+    return f"{path[:PATH_MAX]}...[{len(path) - PATH_MAX} more characters]"
 
 
 def _storable(text: str) -> str:

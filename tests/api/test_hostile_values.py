@@ -119,3 +119,19 @@ def test_nul_in_the_path_of_a_refused_request_is_journaled(app, scim):
     with app.app_context():
         event = db.session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
         assert event.status == 401 and event.path == "/scim/v2/Users/\ufffd"
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["journaled", "refused"])
+def test_a_200_kb_path_is_journaled_cut_to_2048_characters(app, scim, refused):
+    # Each queued or refused row held its whole path (up to the 256 KiB request-line limit)
+    # in memory, thousands of them while the database was busy, and then on disk.
+    make_user(scim)
+    path = "/scim/v2/Users/" + "a" * 200_000
+    response = scim.get(path, key="wrong") if refused else scim.delete(path)
+    scim_error(response, 401 if refused else 404)
+    if refused:
+        app.extensions["scimsvc.refusals"].flush()
+    with app.app_context():
+        event = db.session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+        assert event.status == (401 if refused else 404)
+        assert event.path == path[:2048] + f"...[{len(path) - 2048} more characters]"

@@ -268,3 +268,18 @@ def test_remove_listed_values_ignores_primary_and_matches_other_sub_attributes()
     listed = [{"value": "a@x", "type": "home"}, {"value": "b@x", "primary": False}]
     result = apply_patch(doc, _ops({"op": "remove", "path": "emails", "value": listed})).document
     assert result["emails"] == [{"value": "a@x", "type": "work"}, {"value": "c@x"}]
+
+
+def test_a_filter_literal_is_folded_once_not_once_per_value(monkeypatch):
+    # remove emails[value eq "<900 KB>"] on 1,000 emails lowercased the literal 1,000 times
+    # (~0.9 GB of str.lower, under the write lock); it is folded when the filter is compiled.
+    from scimsvc.scim.filters import evaluate
+    literal = "X" * 900_000
+    folds = []
+    real_fold = evaluate.fold
+    monkeypatch.setattr(evaluate, "fold", lambda value: folds.append(len(value)) or real_fold(value))
+    doc = _many_emails(1_000)
+    doc["emails"].append({"value": literal.lower(), "type": "work"})
+    result = apply_patch(doc, _ops({"op": "remove", "path": f'emails[value eq "{literal}"]'})).document
+    assert len(result["emails"]) == 1_000 and all(e["value"] != literal.lower() for e in result["emails"])
+    assert folds.count(len(literal)) == 2  # the literal once, the one matching value once

@@ -116,6 +116,26 @@ def test_metrics_count_requests_operations_refusals_and_key_gauges(served):
     assert value(found, "scimsvc_db_write_lock_wait_seconds_count", database="sqlite") >= 1
 
 
+def test_refusals_made_before_the_app_are_counted(served):
+    # waitress's 400/413/431/501 never reach Flask, so no other metric counted them.
+    import socket
+
+    base, metrics_url, _key, _log = served
+    port = int(base.rsplit(":", 1)[1])
+    sent = [b"GARBAGE\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 300_000 + b"\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 300_000 + b"\r\n\r\n",
+            b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"]
+    for raw in sent:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(raw)
+            assert sock.recv(12).startswith(b"HTTP/1.")
+    found = samples(_get(metrics_url)[1].decode())
+    assert value(found, "scimsvc_http_front_refusals_total", status="400") == 1
+    assert value(found, "scimsvc_http_front_refusals_total", status="431") == 2
+    assert value(found, "scimsvc_http_front_refusals_total", status="501") == 1
+
+
 def test_metrics_are_not_on_the_public_port(served):
     base, _metrics, key, _log = served
     assert _get(f"{base}/metrics")[0] == 404

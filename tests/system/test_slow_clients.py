@@ -235,6 +235,42 @@ def test_large_but_legitimate_heads_reach_the_app(served):
     _scim_error(crowded, 401)
 
 
+def test_long_query_values_do_not_stall_a_worker(served):
+    """One 100 KB query value, no key needed, froze a worker in the log's e-mail redaction
+    (quadratic in the regex engine) until gunicorn killed it; now it is answered at once."""
+    value = "a" * 100_000
+    heads = [f"GET /healthz?x={value} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             f"GET /scim/v2/ServiceProviderConfig?x={value} HTTP/1.1\r\nHost: x\r\n"
+             f"Connection: close\r\n\r\n",
+             f"GET /scim/v2/ServiceProviderConfig?x={value} HTTP/1.1\r\nHost: x\r\n"
+             f"Connection: close\r\nAuthorization: Bearer {served.key}\r\n\r\n",
+             f"GET /scim/v2/Users?x={value}@{value} HTTP/1.1\r\nHost: x\r\n"
+             f"Connection: close\r\nAuthorization: Bearer {served.key}\r\n\r\n"]
+    answers: list[bytes] = [b""] * len(heads)
+
+    def send(index: int) -> None:
+        answers[index] = served.exchange(heads[index].encode(), timeout=30)
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(len(heads))]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(timeout=40)
+    assert [_status(answer) for answer in answers] == [200, 401, 200, 200]
+    fresh = served.exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                            timeout=10)
+    assert _status(fresh) == 200
+    log = served.log.read_text()
+    assert "WORKER TIMEOUT" not in log
+    # The request log keeps 2 KB of a query, and no address.
+    logged = {(line["path"], line["status"]): line["query"] for line in
+              (json.loads(text) for text in log.splitlines() if text.startswith('{"time"'))
+              if line.get("logger") == "scimsvc.requests" and "query" in line}
+    assert logged[("/scim/v2/ServiceProviderConfig", 200)] == \
+        f"x={value[:2046]}...[{len(value) - 2046} more characters]"
+    assert logged[("/scim/v2/Users", 200)] == "x=[redacted]"
+
+
 @pytest.fixture
 def impatient(tmp_path):
     yield from _serve(tmp_path, SCIMSVC_READ_TIMEOUT="2")

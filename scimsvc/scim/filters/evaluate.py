@@ -64,33 +64,54 @@ def _as_bool(value: Any) -> Any:
 
 
 def matches_value(node: Node, item: Any, parent: Attribute) -> bool:
-    """Tell whether the value filter ``node`` holds for ``item``, one value of ``parent``.
+    """Tell whether the value filter ``node`` holds for ``item``, one value of ``parent``
+    (``value_predicate`` compiled for one test)."""
+    return value_predicate(node, parent)(item)
+
+
+def value_predicate(node: Node, parent: Attribute) -> Predicate:
+    """Compile the value filter ``node`` into a test of one value of ``parent``.
 
     Each Comparison of ``node`` names a sub-attribute of ``parent`` by its canonical
     name (``patch.paths.parse_value_filter``). pr means not None, "", [] or {};
-    booleans given as "true"/"false" strings compare as booleans.
+    booleans given as "true"/"false" strings compare as booleans. Each literal is
+    folded once here, not once per value tested: PATCH tests every value of a
+    multi-valued attribute, and a literal may be as long as the request.
     """
     if isinstance(node, And):
-        return all(matches_value(operand, item, parent) for operand in node.items)
+        tests = [value_predicate(operand, parent) for operand in node.items]
+        return lambda item: all(test(item) for test in tests)
     if isinstance(node, Or):
-        return any(matches_value(operand, item, parent) for operand in node.items)
+        tests = [value_predicate(operand, parent) for operand in node.items]
+        return lambda item: any(test(item) for test in tests)
     if isinstance(node, Not):
-        return not matches_value(node.item, item, parent)
+        test = value_predicate(node.item, parent)
+        return lambda item: not test(item)
     attribute = parent.sub(node.attr.name)
-    actual = item.get(attribute.name) if isinstance(item, dict) else None
-    if node.op == "pr":
-        return actual not in (None, "", [], {})
+    name, op = attribute.name, node.op
+
+    def actual_of(item: Any) -> Any:
+        actual = item.get(name) if isinstance(item, dict) else None
+        return _as_bool(actual) if attribute.type == "boolean" else actual
+
+    if op == "pr":
+        return lambda item: (item.get(name) if isinstance(item, dict) else None) \
+            not in (None, "", [], {})
     expected = node.value
     if attribute.type == "boolean":
-        actual, expected = _as_bool(actual), _as_bool(expected)
-    if node.op == "eq":
-        return actual is not None and holds("eq", folded(actual, attribute), folded(expected, attribute))
+        expected = _as_bool(expected)
+    expected = folded(expected, attribute)
+    if op == "eq":
+        return lambda item: (actual := actual_of(item)) is not None \
+            and holds("eq", folded(actual, attribute), expected)
     # PATCH's historic rule: ne holds on an absent value (a resource filter says false there).
-    if node.op == "ne":
-        return actual is None or holds("ne", folded(actual, attribute), folded(expected, attribute))
-    if actual is None or expected is None:
-        return False
-    return holds(node.op, folded(actual, attribute), folded(expected, attribute))
+    if op == "ne":
+        return lambda item: (actual := actual_of(item)) is None \
+            or holds("ne", folded(actual, attribute), expected)
+    if expected is None:
+        return _never
+    return lambda item: (actual := actual_of(item)) is not None \
+        and holds(op, folded(actual, attribute), expected)
 
 
 # --- A whole resource -------------------------------------------------------------
@@ -287,4 +308,5 @@ def _shown_instant(actual: Any) -> datetime | None:
     return moment - timedelta(microseconds=moment.microsecond % 1000)
 
 
-__all__ = ["folded", "holds", "matches_resource", "matches_value", "resource_predicate"]
+__all__ = ["folded", "holds", "matches_resource", "matches_value", "resource_predicate",
+           "value_predicate"]

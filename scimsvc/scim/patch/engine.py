@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
-from ..filters.evaluate import matches_value
+from ..filters.evaluate import value_predicate
 from ..filters.tree import And, Comparison, Node
 from ..resource import load_attribute
 from ..schema import PATCH_OP_SCHEMA, Attribute, Schema
@@ -174,7 +174,8 @@ class _Patcher:
         return found if isinstance(found, list) else []
 
     def matched(self, target: Target) -> list[dict[str, Any]]:
-        return [item for item in self.items(target) if matches_value(target.filter, item, target.attribute)]
+        test = value_predicate(target.filter, target.attribute)  # folds the literals once
+        return [item for item in self.items(target) if test(item)]
 
     # -- dispatch ---------------------------------------------------------
     def apply(self, op: str, target: Target | None, value: Any) -> None:
